@@ -1,0 +1,156 @@
+package matcher
+
+import (
+	"context"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// housemates indexes the people found on roster members' hukous who are not
+// on the member's household, so that staff rows can reach them.
+type housemates struct {
+	table  *keyTable
+	groups [][]*facts.Housemate // per housemate key, every Housemate value made for that person
+}
+
+// hukouMembers maps the hash of a hukou number to the roster members whose
+// police record carries it.
+func (r *run) hukouMembers() map[uint64][]*facts.Member {
+	out := map[uint64][]*facts.Member{}
+	for _, h := range r.res.Households {
+		for _, m := range h.Members {
+			for _, p := range m.Police {
+				if p.HukouNo == "" || p.Match != sources.MatchID {
+					continue
+				}
+				k := xxhash.Sum64String(p.HukouNo)
+				if !containsMember(out[k], m) {
+					out[k] = append(out[k], m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func containsMember(list []*facts.Member, m *facts.Member) bool {
+	for _, x := range list {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// mateHit is one police row on a roster member's hukou.
+type mateHit struct {
+	rows []int
+	recs []sources.Record
+}
+
+// findHousemates reads the police source a second time, keeping only the
+// hukou number and key columns, to find everyone on a roster member's hukou.
+func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
+	byHukou := r.hukouMembers()
+	hm := &housemates{table: newKeyTable(64)}
+	if len(byHukou) == 0 {
+		return hm, nil
+	}
+	for _, e := range r.m.Sources {
+		if e.Kind != sources.KindPolice {
+			continue
+		}
+		if err := r.scanHukou(ctx, e, byHukou, hm); err != nil {
+			return nil, err
+		}
+	}
+	return hm, nil
+}
+
+func (r *run) scanHukou(ctx context.Context, e *sources.Entry, byHukou map[uint64][]*facts.Member, hm *housemates) error {
+	rd, err := sources.Open(ctx, r.m, e, sources.ReadOptions{CacheDir: r.opts.CacheDir})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	chunks := rd.Chunks()
+	out := make([]mateHit, len(chunks))
+	var total int64
+	for _, c := range chunks {
+		total += int64(c.Rows)
+	}
+	tick := r.progress(e, "hukou", total)
+	discard := &sources.Quality{Quarantined: map[string]int64{}}
+	err = rd.Scan(ctx, r.opts.Workers, nil, discard, func(c sources.Chunk, keys []personid.Parsed) error {
+		hashes, err := rd.Hashes(c, "hukou_no", nil)
+		if err != nil {
+			return err
+		}
+		var rows []int
+		for i, h := range hashes {
+			if h != 0 && byHukou[h] != nil {
+				rows = append(rows, i)
+			}
+		}
+		if len(rows) > 0 {
+			recs, err := rd.Decode(c, rows)
+			if err != nil {
+				return err
+			}
+			out[c.Index] = mateHit{rows: rows, recs: recs}
+		}
+		tick(c.Rows)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, mh := range out {
+		for _, rec := range mh.recs {
+			r.addHousemate(rec.(*sources.Police), byHukou[xxhash.Sum64String(rec.(*sources.Police).HukouNo)], hm)
+		}
+	}
+	return nil
+}
+
+// addHousemate records p as a housemate of every member on its hukou whose
+// household does not list p.
+func (r *run) addHousemate(p *sources.Police, members []*facts.Member, hm *housemates) {
+	p.Match = sources.MatchID
+	for _, m := range members {
+		if r.onHousehold(m, p.Key) {
+			continue
+		}
+		mate := &facts.Housemate{Police: p}
+		m.Housemates = append(m.Housemates, mate)
+		if p.Key == 0 {
+			continue
+		}
+		idx, inserted := hm.table.put(uint64(p.Key), int32(len(hm.groups)))
+		if inserted {
+			hm.groups = append(hm.groups, nil)
+		}
+		hm.groups[idx] = append(hm.groups[idx], mate)
+	}
+}
+
+// onHousehold reports whether key is a member of m's roster household.
+func (r *run) onHousehold(m *facts.Member, key personid.Key) bool {
+	if key == 0 {
+		return false
+	}
+	idx := r.table.get(uint64(key))
+	if idx < 0 {
+		return false
+	}
+	for _, other := range r.persons[idx].members {
+		if other.Roster != nil && m.Roster != nil && other.Roster.HouseholdID == m.Roster.HouseholdID {
+			return true
+		}
+	}
+	return false
+}
