@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hedui/hedui/review"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	manifest := fs.String("manifest", "", "the sources manifest (sources.yaml)")
+	out := fs.String("out", "", "the run folder to write")
+	rulesFile := fs.String("rules", "", "a rule set YAML file (default: the embedded default rule set)")
+	asOf := fs.String("as-of", "", "review as of this date (YYYY-MM-DD; default: the manifest's as_of)")
+	mode := fs.String("mode", "full", "review mode: full")
+	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *manifest == "" || *out == "" {
+		fmt.Fprintln(stderr, "hedui run needs --manifest and --out")
+		return errUsage
+	}
+	if *mode != "full" {
+		return fmt.Errorf("unknown mode %q; supported modes: full (incremental needs the index)", *mode)
+	}
+	m, err := loadManifest(*manifest, *asOf)
+	if err != nil {
+		return err
+	}
+	set, err := loadRules(*rulesFile)
+	if err != nil {
+		return err
+	}
+	res, err := runReview(ctx, m, set, *out, *workers, stderr)
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, res.Summary, *out)
+	return nil
+}
+
+// runReview runs a full-base review with a progress bar on a terminal.
+func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, stderr io.Writer) (*review.Result, error) {
+	bar := newProgress(stderr)
+	defer bar.close()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if bar.on {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return review.Run(ctx, review.Config{
+		Manifest: m, Rules: set, Out: out, Mode: "full", Workers: workers, Logger: logger,
+		CacheDir: filepath.Join(filepath.Dir(m.Path), ".hedui-cache"),
+		Progress: func(e *sources.Entry, pass string, done, total int64) {
+			bar.update(fmt.Sprintf("%s %s (%s)", pass, e.Kind, e.Path), done, total)
+		},
+	})
+}
+
+func loadManifest(path, asOf string) (*sources.Manifest, error) {
+	m, err := sources.LoadManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	if asOf != "" {
+		t, err := time.Parse(time.DateOnly, asOf)
+		if err != nil {
+			return nil, fmt.Errorf("--as-of %q: want a date as YYYY-MM-DD", asOf)
+		}
+		m.AsOf = t
+	}
+	return m, nil
+}
+
+func loadRules(path string) (*rules.Set, error) {
+	if path == "" {
+		return rules.Default()
+	}
+	return rules.Load(path)
+}
+
+// printSummary prints the headline counts of a run and where its outputs are.
+func printSummary(w io.Writer, s *review.Summary, out string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "as of\t%s\nrule set\t%.12s\nhouseholds\t%d (%d members)\nomission candidates\t%d\nflags\t%d on %d households\nrows read\t%d in %.1fs (match) + %.1fs (rules)\n",
+		s.AsOf, s.RuleSetDigest, s.Households, s.Members, s.Candidates, s.Flags, s.FlaggedHouseholds, s.RowsRead, s.MatchSeconds, s.RulesSeconds)
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "rule\tineligible\treview\tadjust\tomission\tinfo\tinsufficient")
+	ids := make([]string, 0, len(s.ByRule))
+	for id := range s.ByRule {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := s.ByRule[id]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", id, c["ineligible"], c["review"], c["adjust"], c["omission"], c["info"], c["insufficient"])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\noutputs in %s: flags.parquet, flags.csv, households.parquet, summary.json, quality.json, quarantine/\n", out)
+}
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", stderr)
+	manifest := fs.String("manifest", "", "the sources manifest (sources.yaml)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
+	quarantine := fs.String("quarantine", "", "write rejected rows under this folder")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *manifest == "" {
+		fmt.Fprintln(stderr, "hedui validate needs --manifest")
+		return errUsage
+	}
+	m, err := loadManifest(*manifest, "")
+	if err != nil {
+		return err
+	}
+	bar := newProgress(stderr)
+	qs, err := sources.Validate(ctx, m, sources.ValidateOptions{Workers: *workers, QuarantineDir: *quarantine,
+		Progress: func(k sources.Kind, path string, done, total int64) {
+			bar.update(fmt.Sprintf("%s (%s)", k, path), done, total)
+		}})
+	bar.close()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(qs)
+	}
+	return sources.FormatQualityTable(stdout, qs)
+}

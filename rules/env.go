@@ -1,0 +1,308 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/sources"
+)
+
+// evaluator runs a set's programs for one household at a time. It is not
+// safe for concurrent use; the set keeps a pool of them.
+type evaluator struct {
+	s   *Set
+	vm  vm.VM
+	env map[string]any // variables, bound helper functions, rule values
+
+	// the evaluation under way
+	h             *facts.Household // the view being evaluated (ID-only or full)
+	m             *facts.Member    // the member in scope; nil for household rules
+	asOf, refDate time.Time
+	mode          Mode
+	region, area  string
+	depth         int // fires() nesting
+
+	// recorded while running one rule on one target
+	params []*ParamValue
+	facts  []sources.Record
+}
+
+func newEvaluator(s *Set) *evaluator {
+	ev := &evaluator{s: s, env: make(map[string]any, 32)}
+	for name, fn := range ev.functions() {
+		ev.env[name] = fn
+	}
+	return ev
+}
+
+// functions returns the helper functions expressions may call, bound to ev.
+// Compilation calls it on a zero evaluator only for the signatures.
+func (ev *evaluator) functions() map[string]any {
+	return map[string]any{
+		// param returns a number parameter for the household's region and
+		// area at ref_date; codes returns a code-list parameter.
+		"param": ev.param,
+		"codes": ev.codes,
+		// monthly_standard is dibao_standard ÷ 12 (元/person/month).
+		"monthly_standard": ev.monthlyStandard,
+		// counted_income is the household's counted monthly income
+		// (docs/default-rules.md, income.excess).
+		"counted_income": ev.countedIncome,
+		// fires reports whether another rule's cases would give a flag for
+		// the current member (or household), whatever its modes,
+		// assistance types and sources.
+		"fires":          ev.fires,
+		"months_between": monthsBetween,
+		"within_months":  withinMonths,
+		"has_prefix_any": hasPrefixAny,
+		"strip_spaces":   stripSpaces,
+		"cents":          cents,
+	}
+}
+
+// monthsBetween is the number of calendar months from the month of a to the
+// month of b: (b.year×12 + b.month) − (a.year×12 + a.month).
+func monthsBetween(a, b time.Time) int {
+	return (b.Year()*12 + int(b.Month())) - (a.Year()*12 + int(a.Month()))
+}
+
+// withinMonths reports whether d lies in (ref − months, ref].
+func withinMonths(d, ref time.Time, months float64) bool {
+	start := ref.AddDate(0, -int(months), 0)
+	return d.After(start) && !d.After(ref)
+}
+
+// hasPrefixAny reports whether s starts with one of prefixes.
+func hasPrefixAny(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripSpaces removes half- and full-width spaces (and other white space).
+func stripSpaces(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\u3000' || r == '\t' || r == '\u00a0' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// cents rounds an amount to 0.01 元, so that comparisons of money are not
+// upset by binary fractions (e.g. 153.6 ÷ 0.24).
+func cents(x float64) float64 { return math.Round(x*100) / 100 }
+
+func (ev *evaluator) lookup(name string, date time.Time) (*ParamValue, error) {
+	v, err := ev.s.params.lookup(name, date, ev.region, ev.area)
+	if err != nil {
+		return nil, err
+	}
+	ev.params = append(ev.params, v)
+	return v, nil
+}
+
+func (ev *evaluator) param(name string) (float64, error) {
+	v, err := ev.lookup(name, ev.refDate)
+	if err != nil {
+		return 0, err
+	}
+	if v.List {
+		return 0, fmt.Errorf("parameter %q is a code list, not a number", name)
+	}
+	return v.Number, nil
+}
+
+func (ev *evaluator) codes(name string) ([]string, error) {
+	v, err := ev.lookup(name, ev.refDate)
+	if err != nil {
+		return nil, err
+	}
+	if !v.List {
+		return nil, fmt.Errorf("parameter %q is a number, not a code list", name)
+	}
+	return v.Codes, nil
+}
+
+func (ev *evaluator) monthlyStandard() (float64, error) {
+	y, err := ev.param("dibao_standard")
+	return y / 12, err
+}
+
+// countedIncome sums over members: wage (active payroll salaries; without
+// any, active provident-fund deposits ÷ (2 × fund_rate)), employee and
+// civil-service pensions being received, minus self-paid medical costs
+// settled in (ref_date − medical_window_months, ref_date] ÷ that many months.
+// Every record it counts becomes evidence.
+func (ev *evaluator) countedIncome() (float64, error) {
+	rate, err := ev.param("fund_rate")
+	if err != nil {
+		return 0, err
+	}
+	window, err := ev.param("medical_window_months")
+	if err != nil {
+		return 0, err
+	}
+	if rate <= 0 || window <= 0 {
+		return 0, fmt.Errorf("parameters fund_rate (%g) and medical_window_months (%g) must be above 0", rate, window)
+	}
+	var income, medical float64
+	for _, m := range ev.h.Members {
+		paid := false
+		for _, p := range m.Payroll {
+			if p.Status == "active" {
+				income += p.MonthlySalary
+				paid = true
+				ev.facts = append(ev.facts, p)
+			}
+		}
+		if !paid {
+			for _, f := range m.Fund {
+				if f.AccountStatus == "active" {
+					income += f.MonthlyDeposit / (2 * rate)
+					ev.facts = append(ev.facts, f)
+				}
+			}
+		}
+		for _, p := range m.Pension {
+			if p.State == "receiving" && (p.Scheme == "employee" || p.Scheme == "civil-service") {
+				income += p.MonthlyAmount
+				ev.facts = append(ev.facts, p)
+			}
+		}
+		for _, md := range m.Medical {
+			if withinMonths(md.SettleDate, ev.refDate, window) {
+				medical += md.SelfPaid
+				ev.facts = append(ev.facts, md)
+			}
+		}
+	}
+	return income - medical/window, nil
+}
+
+// maxFiresDepth bounds fires() nesting; cycles are rejected at load, this
+// only guards against very deep chains.
+const maxFiresDepth = 8
+
+func (ev *evaluator) fires(id string) (bool, error) {
+	r, ok := ev.s.byID[id]
+	if !ok {
+		return false, fmt.Errorf("fires: unknown rule %q", id)
+	}
+	if ev.depth >= maxFiresDepth {
+		return false, fmt.Errorf("fires: rules ask about other rules more than %d deep", maxFiresDepth)
+	}
+	child := ev.s.pool.Get().(*evaluator)
+	child.h, child.m = ev.h, ev.m
+	child.asOf, child.refDate, child.mode = ev.asOf, ev.refDate, ev.mode
+	child.region, child.area = ev.region, ev.area
+	child.depth = ev.depth + 1
+	child.setDates()
+	ci, err := child.run(r, ev.h, ev.m)
+	ev.params = append(ev.params, child.params...)
+	child.release()
+	return ci >= 0, err
+}
+
+// setDates puts the evaluation-wide variables into the environment.
+func (ev *evaluator) setDates() {
+	ev.env[varAsOf] = ev.asOf
+	ev.env[varRefDate] = ev.refDate
+	ev.env[varMode] = string(ev.mode)
+}
+
+// release clears what the evaluator holds of a household and returns it to
+// the pool.
+func (ev *evaluator) release() {
+	for _, r := range ev.s.rules {
+		for _, v := range r.Values {
+			delete(ev.env, v.Name)
+		}
+	}
+	ev.env[varHousehold], ev.env[varMember] = nil, nil
+	ev.h, ev.m = nil, nil
+	ev.params, ev.facts = ev.params[:0], ev.facts[:0]
+	ev.depth = 0
+	ev.s.pool.Put(ev)
+}
+
+// run evaluates rule r's values and cases on household h (a view) and member
+// m (nil for household rules). It returns the index of the first case that
+// holds, or -1. When a case holds, its facts are added to ev.facts.
+func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, error) {
+	ev.h, ev.m = h, m
+	ev.params, ev.facts = ev.params[:0], ev.facts[:0]
+	ev.env[varHousehold] = h
+	ev.env[varMember] = m
+	ev.env[varSize] = len(h.Members)
+	c := &r.compiled
+	for i, p := range c.values {
+		out, err := ev.vm.Run(p, ev.env)
+		if err != nil {
+			return -1, fmt.Errorf("values.%s: %w", r.Values[i].Name, err)
+		}
+		ev.env[r.Values[i].Name] = out
+	}
+	for i := range c.cases {
+		cc := &c.cases[i]
+		out, err := ev.vm.Run(cc.when, ev.env)
+		if err != nil {
+			return -1, fmt.Errorf("cases[%d].when: %w", i, err)
+		}
+		if ok, _ := out.(bool); !ok {
+			continue
+		}
+		if cc.facts != nil {
+			out, err := ev.vm.Run(cc.facts, ev.env)
+			if err != nil {
+				return -1, fmt.Errorf("cases[%d].facts: %w", i, err)
+			}
+			if err := ev.addFacts(out); err != nil {
+				return -1, fmt.Errorf("cases[%d].facts: %w", i, err)
+			}
+		}
+		return i, nil
+	}
+	return -1, nil
+}
+
+// addFacts records the records a facts expression returned: one record, a
+// list of records, or lists of them.
+func (ev *evaluator) addFacts(v any) error {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case sources.Record:
+		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return nil
+		}
+		ev.facts = append(ev.facts, x)
+		return nil
+	case []any:
+		for _, e := range x {
+			if err := ev.addFacts(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Struct {
+		// Some builtins (flatten) hand back records by value.
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		if r, ok := p.Interface().(sources.Record); ok {
+			ev.facts = append(ev.facts, r)
+			return nil
+		}
+	}
+	return addFactSlice(ev, v)
+}
