@@ -77,6 +77,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// MkdirTemp makes the folder private; a finished run is as readable as any output.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
 	if err := replaceDir(tmp, cfg.Out); err != nil {
 		return nil, err
 	}
@@ -87,7 +91,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // evaluate matches and applies the rules; the quarantine goes under dir.
 func evaluate(ctx context.Context, cfg Config, dir string) (*Result, error) {
 	start := time.Now()
-	quarantine := sources.NewQuarantine(filepath.Join(dir, "quarantine"))
+	quarantine := sources.NewQuarantine(dir) // writes dir/quarantine/<kind>.parquet
 	mres, err := matcher.Match(ctx, cfg.Manifest, matcher.Options{Workers: cfg.Workers, Quarantine: quarantine,
 		CacheDir: cfg.CacheDir, Progress: cfg.Progress, Logger: cfg.Logger})
 	if err != nil {
