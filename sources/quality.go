@@ -28,5 +28,3 @@ type Quality struct {
 type Quarantine struct {
 	impl *quarantineImpl
 }
-
-type quarantineImpl struct{}

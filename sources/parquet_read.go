@@ -1,0 +1,411 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding"
+
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// pqFile is one open Parquet file of an entry (for a CSV file, its converted copy).
+type pqFile struct {
+	path  string   // the entry's file: what errors, Chunk.File and Origin.File name
+	data  string   // the Parquet file actually read
+	osf   *os.File //
+	pf    *parquet.File
+	raws  []rawCol // per colPlan; leaf -1 when absent
+	first int      // index of the file's first chunk
+}
+
+// openParquet opens a Parquet file, turning a panic of the decoder on a
+// damaged footer into an error.
+func openParquet(path string) (osf *os.File, pf *parquet.File, err error) {
+	osf, err = os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged Parquet metadata: %v", r)
+		}
+		if err != nil {
+			osf.Close()
+			osf, pf = nil, nil
+		}
+	}()
+	st, err := osf.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	pf, err = parquet.OpenFile(osf, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true),
+		parquet.ReadBufferSize(64<<10))
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a readable Parquet file (truncated or corrupt?): %w", err)
+	}
+	var rows int64
+	for _, rg := range pf.RowGroups() {
+		if rg.NumRows() < 0 {
+			return nil, nil, errors.New("damaged Parquet metadata: negative row count")
+		}
+		rows += rg.NumRows()
+	}
+	if rows != pf.NumRows() {
+		return nil, nil, fmt.Errorf("damaged Parquet metadata: row groups hold %d rows, the footer says %d", rows, pf.NumRows())
+	}
+	return osf, pf, nil
+}
+
+// findColumn looks a raw column up among the top-level columns: by exact
+// name, else by a unique case-insensitive match.
+func findColumn(pf *parquet.File, name string) *parquet.Column {
+	var fold *parquet.Column
+	n := 0
+	for _, c := range pf.Root().Columns() {
+		if c.Name() == name {
+			return c
+		}
+		if strings.EqualFold(c.Name(), name) {
+			fold = c
+			n++
+		}
+	}
+	if n == 1 {
+		return fold
+	}
+	return nil
+}
+
+func columnNames(pf *parquet.File) string {
+	var names []string
+	for _, c := range pf.Root().Columns() {
+		names = append(names, fmt.Sprintf("%q", c.Name()))
+	}
+	return strings.Join(names, ", ")
+}
+
+// eachPage calls fn with every page of one column chunk, in order, and checks
+// that the pages hold exactly the row group's rows. Decoder panics on damaged
+// pages become errors.
+func (f *pqFile) eachPage(rg, leaf int, fn func(p parquet.Page) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged Parquet page: %v", r)
+		}
+	}()
+	group := f.pf.RowGroups()[rg]
+	pages := group.ColumnChunks()[leaf].Pages()
+	defer pages.Close()
+	var rows int64
+	for {
+		p, err := pages.ReadPage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		rows += p.NumValues()
+		err = fn(p)
+		parquet.Release(p)
+		if err != nil {
+			return err
+		}
+	}
+	if rows != group.NumRows() {
+		return fmt.Errorf("damaged Parquet column chunk: %d values for %d rows", rows, group.NumRows())
+	}
+	return nil
+}
+
+// span locates one text value in colData.arena.
+type span struct{ off, len uint32 }
+
+// colData is one column of one chunk, materialized: text values copied out
+// of the pages (dictionary entries once), other values as int64 or float64.
+type colData struct {
+	null  []bool
+	spans []span  // rawText, FLBA/BYTE_ARRAY decimals
+	dict  []int32 // per row: dictionary index, -1 for plain-encoded or null rows
+	ndict int     // dictionary entries seen so far in this chunk
+	arena []byte
+	num   []int64   // rawInt, rawDate32, rawTimestamp (ticks), INT decimals, bools 0/1
+	flt   []float64 // rawFloat
+}
+
+func (d *colData) text(i int) []byte {
+	s := d.spans[i]
+	return d.arena[s.off : s.off+s.len]
+}
+
+// byteValues returns the values of a text page's data: BYTE_ARRAY or
+// FIXED_LEN_BYTE_ARRAY, as one buffer and n+1 offsets (fixed-length values
+// get computed offsets in offs).
+func byteValues(v *encoding.Values, kind parquet.Kind, offs []uint32) ([]byte, []uint32) {
+	if kind == parquet.FixedLenByteArray {
+		data, size := v.FixedLenByteArray()
+		if size <= 0 {
+			return data, append(offs[:0], 0)
+		}
+		n := len(data) / size
+		offs = offs[:0]
+		for i := 0; i <= n; i++ {
+			offs = append(offs, uint32(i*size))
+		}
+		return data, offs
+	}
+	return v.ByteArray()
+}
+
+// loadColumn materializes column rc of row group rg.
+func (f *pqFile) loadColumn(rg int, rc *rawCol, rows int) (*colData, error) {
+	d := &colData{null: make([]bool, 0, rows)}
+	switch rc.kind {
+	case rawText:
+		return d, f.loadText(rg, rc, d, rows)
+	case rawDecimal:
+		if rc.phys == parquet.ByteArray || rc.phys == parquet.FixedLenByteArray {
+			return d, f.loadText(rg, rc, d, rows)
+		}
+	}
+	vals := make([]parquet.Value, 1024)
+	if rc.kind == rawFloat {
+		d.flt = make([]float64, 0, rows)
+	} else {
+		d.num = make([]int64, 0, rows)
+	}
+	return d, f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
+		r := p.Values()
+		for {
+			n, err := r.ReadValues(vals)
+			for _, v := range vals[:n] {
+				d.null = append(d.null, v.IsNull())
+				switch {
+				case rc.kind == rawFloat && v.IsNull():
+					d.flt = append(d.flt, 0)
+				case rc.kind == rawFloat && rc.phys == parquet.Float:
+					d.flt = append(d.flt, float64(v.Float()))
+				case rc.kind == rawFloat:
+					d.flt = append(d.flt, v.Double())
+				default:
+					d.num = append(d.num, numOf(v, rc.phys))
+				}
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// numOf reads a non-text, non-float value as int64; INT96 timestamps as
+// nanoseconds since the epoch.
+func numOf(v parquet.Value, phys parquet.Kind) int64 {
+	if v.IsNull() {
+		return 0
+	}
+	switch phys {
+	case parquet.Boolean:
+		if v.Boolean() {
+			return 1
+		}
+		return 0
+	case parquet.Int32:
+		return int64(v.Int32())
+	case parquet.Int96:
+		return int96Nanos(v.Int96())
+	}
+	return v.Int64()
+}
+
+// int96Nanos converts a legacy INT96 timestamp (nanoseconds of the day, then
+// the Julian day) to nanoseconds since the Unix epoch.
+func int96Nanos(x deprecated.Int96) int64 {
+	nanos := int64(x[1])<<32 | int64(x[0])
+	const julianUnixEpoch = 2440588
+	return (int64(x[2])-julianUnixEpoch)*86400e9 + nanos
+}
+
+// loadText materializes a text (or byte-array decimal) column, dictionary
+// entries copied once per chunk.
+func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, rows int) error {
+	d.spans = make([]span, 0, rows)
+	d.dict = make([]int32, 0, rows)
+	var lastDict parquet.Dictionary
+	var dictSpans []span
+	var offs []uint32
+	maxDef := byte(rc.maxDef)
+	return f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
+		defs := p.DefinitionLevels()
+		n := int(p.NumValues())
+		data := p.Data()
+		if dict := p.Dictionary(); dict != nil {
+			if dict != lastDict {
+				lastDict = dict
+				dv := dict.Page().Data()
+				vals, o := byteValues(&dv, rc.phys, offs)
+				offs = o
+				dictSpans = dictSpans[:0]
+				for i := 0; i+1 < len(o); i++ {
+					dictSpans = append(dictSpans, span{uint32(len(d.arena)), o[i+1] - o[i]})
+					d.arena = append(d.arena, vals[o[i]:o[i+1]]...)
+				}
+				d.ndict = len(dictSpans)
+			}
+			idx := data.Int32()
+			j := 0
+			for i := 0; i < n; i++ {
+				if len(defs) > 0 && defs[i] != maxDef {
+					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+					continue
+				}
+				if j >= len(idx) || idx[j] < 0 || int(idx[j]) >= len(dictSpans) {
+					return errors.New("damaged Parquet page: dictionary index out of range")
+				}
+				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[idx[j]]), append(d.dict, idx[j])
+				j++
+			}
+			return nil
+		}
+		vals, o := byteValues(&data, rc.phys, offs)
+		offs = o
+		j := 0
+		for i := 0; i < n; i++ {
+			if len(defs) > 0 && defs[i] != maxDef {
+				d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+				continue
+			}
+			if j+1 >= len(o) {
+				return errors.New("damaged Parquet page: fewer values than rows")
+			}
+			v := vals[o[j]:o[j+1]]
+			d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
+			d.arena = append(d.arena, v...)
+			j++
+		}
+		return nil
+	})
+}
+
+// parseKeys parses the key column of row group rg into dst, one Parsed per
+// row: dictionary entries are parsed once, plain values straight from the
+// page buffer. It allocates nothing per row.
+func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed) ([]personid.Parsed, error) {
+	dst = slices.Grow(dst[:0], rows)
+	empty := personid.ParseBytes(nil)
+	if rc.kind != rawText {
+		return f.parseIntKeys(rg, rc, dst, empty)
+	}
+	var lastDict parquet.Dictionary
+	var dictKeys []personid.Parsed
+	var offs []uint32
+	maxDef := byte(rc.maxDef)
+	err := f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
+		defs := p.DefinitionLevels()
+		n := int(p.NumValues())
+		data := p.Data()
+		if dict := p.Dictionary(); dict != nil {
+			if dict != lastDict {
+				lastDict = dict
+				dv := dict.Page().Data()
+				vals, o := byteValues(&dv, rc.phys, offs)
+				offs = o
+				dictKeys = dictKeys[:0]
+				for i := 0; i+1 < len(o); i++ {
+					dictKeys = append(dictKeys, personid.ParseBytes(vals[o[i]:o[i+1]]))
+				}
+			}
+			idx := data.Int32()
+			j := 0
+			for i := 0; i < n; i++ {
+				if len(defs) > 0 && defs[i] != maxDef {
+					dst = append(dst, empty)
+					continue
+				}
+				if j >= len(idx) || uint32(idx[j]) >= uint32(len(dictKeys)) {
+					return errors.New("damaged Parquet page: dictionary index out of range")
+				}
+				dst = append(dst, dictKeys[idx[j]])
+				j++
+			}
+			return nil
+		}
+		vals, o := byteValues(&data, rc.phys, offs)
+		offs = o
+		j := 0
+		for i := 0; i < n; i++ {
+			if len(defs) > 0 && defs[i] != maxDef {
+				dst = append(dst, empty)
+				continue
+			}
+			if j+1 >= len(o) {
+				return errors.New("damaged Parquet page: fewer values than rows")
+			}
+			dst = append(dst, personid.ParseBytes(vals[o[j]:o[j+1]]))
+			j++
+		}
+		return nil
+	})
+	return dst, err
+}
+
+// parseIntKeys parses an integer key column (IDs stored as numbers).
+func (f *pqFile) parseIntKeys(rg int, rc *rawCol, dst []personid.Parsed, empty personid.Parsed) ([]personid.Parsed, error) {
+	vals := make([]parquet.Value, 1024)
+	var buf [24]byte
+	err := f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
+		r := p.Values()
+		for {
+			n, err := r.ReadValues(vals)
+			for _, v := range vals[:n] {
+				if v.IsNull() {
+					dst = append(dst, empty)
+					continue
+				}
+				dst = append(dst, personid.ParseBytes(strconv.AppendInt(buf[:0], numOf(v, rc.phys), 10)))
+			}
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+	return dst, err
+}
+
+// decimalOf reads row i of a decimal column as its unscaled integer.
+func (d *colData) decimalOf(i int, z *big.Int) *big.Int {
+	if d.spans == nil {
+		return z.SetInt64(d.num[i])
+	}
+	b := d.text(i)
+	if len(b) <= 8 {
+		var x int64
+		for _, c := range b {
+			x = x<<8 | int64(c)
+		}
+		if len(b) > 0 && len(b) < 8 && b[0]&0x80 != 0 {
+			x -= 1 << (8 * len(b)) // sign-extend the two's complement
+		}
+		return z.SetInt64(x)
+	}
+	z.SetBytes(b)
+	if b[0]&0x80 != 0 {
+		z.Sub(z, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return z
+}
