@@ -185,7 +185,7 @@ func TestKindsAllFormats(t *testing.T) {
 					want := reflect.New(reflect.TypeOf(tc.want).Elem())
 					want.Elem().Set(reflect.ValueOf(tc.want).Elem())
 					wo := want.Interface().(Record).Base()
-					wo.Kind, wo.File, wo.Row, wo.Snapshot = tc.kind, path, int64(i+1), testSnapshot
+					wo.Kind, wo.File, wo.Row, wo.Snapshot = tc.kind, filepath.Base(path), int64(i+1), testSnapshot
 					if !reflect.DeepEqual(got, want.Interface()) {
 						t.Errorf("row %d:\n got %+v\nwant %+v", i+1, got, want.Interface())
 					}

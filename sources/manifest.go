@@ -1,6 +1,10 @@
 package sources
 
-import "time"
+import (
+	"path/filepath"
+	"strings"
+	"time"
+)
 
 // Manifest is a parsed sources.yaml: what a run reads.
 type Manifest struct {
@@ -32,4 +36,18 @@ type Entry struct {
 	Encoding string
 	// Line is the manifest line where the entry starts, for error messages.
 	Line int
+}
+
+// RelPath names a file of the manifest relative to the manifest's folder, so
+// that evidence and quarantine rows read the same wherever the run is started
+// from; a file outside that folder keeps its path.
+func (m *Manifest) RelPath(path string) string {
+	if m == nil || m.Dir == "" {
+		return path
+	}
+	rel, err := filepath.Rel(m.Dir, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return filepath.ToSlash(rel)
 }

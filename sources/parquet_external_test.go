@@ -148,7 +148,7 @@ func TestExternalValues(t *testing.T) {
 					ids, dates = []string{"0", "1"}, []string{"2009-01-01", "2009-01-01"}
 				}
 				want := Medical{Origin: Origin{PersonID: map[bool]string{false: "0", true: "1"}[odd], Name: ids[i],
-					BirthDate: day(dates[i]), Kind: KindMedical, File: path, Row: int64(i + 1), Snapshot: testSnapshot},
+					BirthDate: day(dates[i]), Kind: KindMedical, File: filepath.Base(path), Row: int64(i + 1), Snapshot: testSnapshot},
 					SettleDate: day(dates[i])}
 				if odd {
 					want.TotalCost, want.SelfPaid = 0.1, 1.1

@@ -19,7 +19,8 @@ import (
 
 // pqFile is one open Parquet file of an entry (for a CSV file, its converted copy).
 type pqFile struct {
-	path  string   // the entry's file: what errors, Chunk.File and Origin.File name
+	path  string   // the entry's file: what errors and Chunk.File name
+	name  string   // path relative to the manifest's folder: what Origin.File and quarantine rows name
 	data  string   // the Parquet file actually read
 	osf   *os.File //
 	pf    *parquet.File

@@ -106,7 +106,7 @@ type readerImpl struct {
 
 // openFile opens one file, converting CSV first, and resolves every column.
 func (r *readerImpl) openFile(ctx context.Context, path string) (*pqFile, error) {
-	f := &pqFile{path: path, data: path}
+	f := &pqFile{path: path, data: path, name: r.m.RelPath(path)}
 	if isCSV(path) {
 		dir, err := r.csvDir()
 		if err != nil {
@@ -433,7 +433,7 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record
 		if p.Reason == personid.ReasonNone {
 			id = p.Key.String()
 		}
-		*o = Origin{Key: p.Key, PersonID: id, Kind: r.e.Kind, File: f.path, Row: c.FirstRow + int64(row), Snapshot: r.e.Snapshot}
+		*o = Origin{Key: p.Key, PersonID: id, Kind: r.e.Kind, File: f.name, Row: c.FirstRow + int64(row), Snapshot: r.e.Snapshot}
 		cells[0] = cell{s: o.PersonID, null: o.PersonID == ""}
 		v := reflect.ValueOf(rec).Elem()
 		for pi := 1; pi < len(r.plans); pi++ {
@@ -590,7 +590,7 @@ func (r *Reader) quarantine(q *Quarantine, c Chunk, keys []personid.Parsed, bad 
 	}
 	f := r.impl.chunkFile[c.Index]
 	for i, row := range bad {
-		q.Add(r.impl.e.Kind, f.path, c.FirstRow+int64(row), f.raws[0].name, raws[i], keys[row].Reason.String())
+		q.Add(r.impl.e.Kind, f.name, c.FirstRow+int64(row), f.raws[0].name, raws[i], keys[row].Reason.String())
 	}
 	return nil
 }
