@@ -44,7 +44,11 @@ type HouseholdRow struct {
 	MonthlyBenefit float64 `parquet:"monthly_benefit"`
 	Candidate      bool    `parquet:"candidate"`
 	Flags          int32   `parquet:"flags"`
-	Facts          string  `parquet:"facts"` // facts.Household as JSON
+	// PerCapitaIncome is the counted monthly income per member and
+	// MonthlyStandard the low-income standard that applies (元/person/month).
+	PerCapitaIncome float64 `parquet:"per_capita_income"`
+	MonthlyStandard float64 `parquet:"monthly_standard"`
+	Facts           string  `parquet:"facts"` // facts.Household as JSON
 }
 
 // Summary is summary.json.
@@ -220,14 +224,14 @@ func writeHouseholds(path string, res *Result) error {
 		}
 	}
 	rows := make([]HouseholdRow, 0, len(res.Households)+len(res.Candidates))
-	add := func(h *facts.Household) error {
+	add := func(h *facts.Household, ms rules.Measures) error {
 		js, err := json.Marshal(h)
 		if err != nil {
 			return err
 		}
 		row := HouseholdRow{HouseholdID: h.ID, RegionCode: h.Region, Area: h.Area, Assistance: h.Assistance,
 			Status: h.Status, Members: int32(len(h.Members)), MonthlyBenefit: h.MonthlyBenefit,
-			Candidate: h.Candidate, Facts: string(js)}
+			Candidate: h.Candidate, PerCapitaIncome: ms.PerCapita, MonthlyStandard: ms.MonthlyStandard, Facts: string(js)}
 		row.Flags = byHousehold[h.ID]
 		if h.Candidate {
 			row.PersonID = h.Members[0].PersonID
@@ -236,13 +240,8 @@ func writeHouseholds(path string, res *Result) error {
 		rows = append(rows, row)
 		return nil
 	}
-	for _, h := range res.Households {
-		if err := add(h); err != nil {
-			return err
-		}
-	}
-	for _, h := range res.Candidates {
-		if err := add(h); err != nil {
+	for i, h := range append(append([]*facts.Household(nil), res.Households...), res.Candidates...) {
+		if err := add(h, res.Measures[i]); err != nil {
 			return err
 		}
 	}

@@ -30,6 +30,10 @@ type Config struct {
 	CacheDir string     // CSV conversions; empty means a temporary folder
 	Progress func(e *sources.Entry, pass string, doneRows, totalRows int64)
 	Logger   *slog.Logger
+	// Finish, if set, runs after the outputs are written and before the run
+	// folder is moved into place, with the folder being written: reports
+	// that read the outputs go there, inside the same all-or-nothing step.
+	Finish func(ctx context.Context, dir string, res *Result) error
 }
 
 // Result is what a run produced, as written to summary.json.
@@ -38,7 +42,9 @@ type Result struct {
 	Flags      []rules.Flag
 	Households []*facts.Household
 	Candidates []*facts.Household
-	Match      *matcher.Result
+	// Measures holds the money figures of Households then Candidates, in order.
+	Measures []rules.Measures
+	Match    *matcher.Result
 }
 
 // Run performs the review and writes the run folder cfg.Out. Outputs are
@@ -74,6 +80,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := writeOutputs(tmp, cfg, res); err != nil {
 		return nil, err
 	}
+	if cfg.Finish != nil {
+		if err := cfg.Finish(ctx, tmp, res); err != nil {
+			return nil, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -104,21 +115,22 @@ func evaluate(ctx context.Context, cfg Config, dir string) (*Result, error) {
 	matched := time.Now()
 	env := rules.Env{AsOf: cfg.Manifest.AsOf, Mode: cfg.Mode, Sources: mres.Snapshots}
 	all := append(append([]*facts.Household(nil), mres.Households...), mres.Candidates...)
-	flags, err := evaluateAll(ctx, cfg.Rules, env, all, cfg.Workers)
+	flags, measures, err := evaluateAll(ctx, cfg.Rules, env, all, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
 	flags = append(invalidMemberFlags(mres.InvalidMembers), flags...)
 	sortFlags(flags)
-	res := &Result{Flags: flags, Households: mres.Households, Candidates: mres.Candidates, Match: mres}
+	res := &Result{Flags: flags, Households: mres.Households, Candidates: mres.Candidates, Measures: measures, Match: mres}
 	res.Summary = summarize(cfg, res, matched.Sub(start), time.Since(matched))
 	return res, nil
 }
 
 // evaluateAll runs the rule set over every household in parallel; each
-// household's flags land in its own slot, so the order is fixed.
-func evaluateAll(ctx context.Context, set *rules.Set, env rules.Env, hs []*facts.Household, workers int) ([]rules.Flag, error) {
+// household's flags and measures land in its own slot, so the order is fixed.
+func evaluateAll(ctx context.Context, set *rules.Set, env rules.Env, hs []*facts.Household, workers int) ([]rules.Flag, []rules.Measures, error) {
 	per := make([][]rules.Flag, len(hs))
+	measures := make([]rules.Measures, len(hs))
 	g, ctx := errgroup.WithContext(ctx)
 	const block = 1024
 	next := make(chan int)
@@ -142,19 +154,22 @@ func evaluateAll(ctx context.Context, set *rules.Set, env rules.Env, hs []*facts
 						return fmt.Errorf("household %q: %w", hs[i].ID, err)
 					}
 					per[i] = f
+					if measures[i], err = set.Measure(hs[i], env); err != nil {
+						return fmt.Errorf("household %q: %w", hs[i].ID, err)
+					}
 				}
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []rules.Flag
 	for _, f := range per {
 		out = append(out, f...)
 	}
-	return out, nil
+	return out, measures, nil
 }
 
 // checkOut refuses to overwrite a folder that is not an earlier run.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
 )
 
 // Env is what a run knows besides the household's facts.
@@ -107,17 +108,9 @@ func checkInput(h *facts.Household, env Env) error {
 // who names a household in errors without personal data.
 func who(h *facts.Household) string {
 	if h.Candidate && len(h.Members) > 0 {
-		return "candidate " + maskID(h.Members[0].PersonID)
+		return "candidate " + personid.MaskString(h.Members[0].PersonID)
 	}
 	return fmt.Sprintf("household %q", h.ID)
-}
-
-// maskID keeps the address code and the last four characters of an ID number.
-func maskID(id string) string {
-	if len(id) < 10 {
-		return strings.Repeat("*", len(id))
-	}
-	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
 }
 
 // applies reports whether r is evaluated for h in mode.
