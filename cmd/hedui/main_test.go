@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+)
+
+// hedui runs the command line in-process and returns its exit code and output.
+func hedui(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runMain(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// county generates one county for the whole test binary.
+var county = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hedui-cli-test-")
+	if err != nil {
+		return "", err
+	}
+	var out, errOut bytes.Buffer
+	if code := runMain(context.Background(), []string{"gen", "--scale", "county", "--seed", "3", "--out", dir}, &out, &errOut); code != 0 {
+		return "", &genError{errOut.String()}
+	}
+	return dir, nil
+})
+
+type genError struct{ msg string }
+
+func (e *genError) Error() string { return "hedui gen failed: " + e.msg }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := county(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+func countyDir(t *testing.T) string {
+	t.Helper()
+	dir, err := county()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestValidateCountsThePlantedDirtyIDs: the quality report's quarantine
+// counts equal, kind by kind and reason by reason, the invalid IDs the
+// generator planted.
+func TestValidateCountsThePlantedDirtyIDs(t *testing.T) {
+	dir := countyDir(t)
+	code, stdout, stderr := hedui(t, "validate", "--manifest", filepath.Join(dir, "sources.yaml"), "--json")
+	if code != 0 {
+		t.Fatalf("validate exit %d: %s", code, stderr)
+	}
+	var qs []sources.Quality
+	if err := json.Unmarshal([]byte(stdout), &qs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "planted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planted struct {
+		Rows  map[string]int64            `json:"rows"`
+		Dirty map[string]map[string]int64 `json:"dirty"`
+	}
+	if err := json.Unmarshal(b, &planted); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]int64{}
+	rows := map[string]int64{}
+	for _, q := range qs {
+		k := string(q.Kind)
+		rows[k] += q.Rows
+		for reason, n := range q.Quarantined {
+			if got[k] == nil {
+				got[k] = map[string]int64{}
+			}
+			got[k][reason] += n
+		}
+	}
+	if len(planted.Dirty) == 0 {
+		t.Fatal("planted.json lists no dirty IDs")
+	}
+	for kind, reasons := range planted.Dirty {
+		for reason, n := range reasons {
+			if got[kind][reason] != n {
+				t.Errorf("%s %s: quarantined %d, planted %d", kind, reason, got[kind][reason], n)
+			}
+		}
+	}
+	for kind, reasons := range got {
+		for reason, n := range reasons {
+			if planted.Dirty[kind][reason] != n {
+				t.Errorf("%s %s: quarantined %d, planted %d", kind, reason, n, planted.Dirty[kind][reason])
+			}
+		}
+	}
+	for kind, n := range planted.Rows {
+		if rows[kind] != n {
+			t.Errorf("%s: read %d rows, generated %d", kind, rows[kind], n)
+		}
+	}
+	code, table, _ := hedui(t, "validate", "--manifest", filepath.Join(dir, "sources.yaml"))
+	if code != 0 || !strings.Contains(table, "vehicle") || !strings.Contains(table, "checksum") {
+		t.Errorf("validate table (exit %d):\n%s", code, table)
+	}
+}
+
+func TestRunWritesAFinishedRunFolder(t *testing.T) {
+	dir := countyDir(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := hedui(t, "run", "--manifest", filepath.Join(dir, "sources.yaml"), "--out", out, "--workers", "2")
+	if code != 0 {
+		t.Fatalf("run exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"households", "vehicle.owned", "omission.candidate", out} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("run summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, f := range []string{"flags.parquet", "flags.csv", "households.parquet", "summary.json", "quality.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "Commands:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run", "--manifest", "x.yaml"}, 2, "needs --manifest and --out"},
+		{[]string{"run", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"run", "--manifest", "/nonexistent/sources.yaml", "--out", "/tmp/x"}, 1, "nonexistent"},
+		{[]string{"run", "--manifest", "m.yaml", "--out", "o", "--mode", "weekly"}, 1, `unknown mode "weekly"`},
+		{[]string{"gen", "--out", "/tmp/x", "--as-of", "yesterday"}, 1, `--as-of "yesterday"`},
+		{[]string{"rules", "juggle"}, 2, `unknown rules command "juggle"`},
+	} {
+		code, stdout, stderr := hedui(t, tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.msg) {
+			t.Errorf("hedui %v: exit %d, output %q; want exit %d and %q", tc.args, code, stdout+stderr, tc.code, tc.msg)
+		}
+	}
+}
+
+func TestRulesCommands(t *testing.T) {
+	code, show, _ := hedui(t, "rules", "show")
+	if code != 0 || !strings.Contains(show, "vehicle.owned") || !strings.Contains(show, "dibao_standard") {
+		t.Errorf("rules show: exit %d", code)
+	}
+	cases := filepath.Join(t.TempDir(), "cases.yaml")
+	if err := os.WriteFile(cases, mustDefaultCases(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := hedui(t, "rules", "test", cases); code != 0 || !strings.Contains(out, "PASS") {
+		t.Errorf("rules test: exit %d\n%s%s", code, out, errOut)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(broken, []byte("extends: default\nrules:\n  - id: x.y\n    version: 1\n    title: {zh: 坏, en: bad}\n    scope: member\n    sources: [vehicle]\n    basis: b\n    when: member.vehicles.nope > 1\n    outcome: review\n    message: m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := hedui(t, "rules", "lint", "--rules", broken); code != 1 || !strings.Contains(errOut, "x.y") {
+		t.Errorf("lint of a broken rule set: exit %d, %s", code, errOut)
+	}
+}
+
+func mustDefaultCases(t *testing.T) []byte {
+	t.Helper()
+	b := rules.DefaultCasesYAML()
+	if len(b) == 0 {
+		t.Fatal("no default cases embedded")
+	}
+	return b
+}
