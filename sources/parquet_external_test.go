@@ -37,7 +37,7 @@ func TestExternalWriters(t *testing.T) {
 					t.Fatal(err)
 				}
 				for rg, group := range pf.RowGroups() {
-					d, err := f.loadColumn(rg, &rc, int(group.NumRows()))
+					d, err := f.loadColumn(rg, &rc, int(group.NumRows()), nil)
 					if err != nil {
 						t.Fatalf("%s: %v", col.Name(), err)
 					}
@@ -109,7 +109,7 @@ func TestExternalValues(t *testing.T) {
 			if err != nil || rc.kind != rawDecimal || rc.scale != 2 {
 				t.Fatalf("classify: %+v %v", rc, err)
 			}
-			d, err := f.loadColumn(0, &rc, 24)
+			d, err := f.loadColumn(0, &rc, 24, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

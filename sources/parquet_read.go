@@ -1,8 +1,10 @@
 package sources
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"io"
 	"math/big"
 	"os"
@@ -134,13 +136,14 @@ type span struct{ off, len uint32 }
 // colData is one column of one chunk, materialized: text values copied out
 // of the pages (dictionary entries once), other values as int64 or float64.
 type colData struct {
-	null  []bool
-	spans []span  // rawText, FLBA/BYTE_ARRAY decimals
-	dict  []int32 // per row: dictionary index, -1 for plain-encoded or null rows
-	ndict int     // dictionary entries seen so far in this chunk
-	arena []byte
-	num   []int64   // rawInt, rawDate32, rawTimestamp (ticks), INT decimals, bools 0/1
-	flt   []float64 // rawFloat
+	null     []bool
+	spans    []span  // rawText, FLBA/BYTE_ARRAY decimals
+	dict     []int32 // per row: dictionary index, -1 for plain-encoded or null rows
+	ndict    int     // dictionary entries seen so far in this chunk
+	dictBase int     // number of the current dictionary's first entry
+	arena    []byte
+	num      []int64   // rawInt, rawDate32, rawTimestamp (ticks), INT decimals, bools 0/1
+	flt      []float64 // rawFloat
 }
 
 func (d *colData) text(i int) []byte {
@@ -167,28 +170,41 @@ func byteValues(v *encoding.Values, kind parquet.Kind, offs []uint32) ([]byte, [
 	return v.ByteArray()
 }
 
-// loadColumn materializes column rc of row group rg.
-func (f *pqFile) loadColumn(rg int, rc *rawCol, rows int) (*colData, error) {
-	d := &colData{null: make([]bool, 0, rows)}
+// loadColumn materializes column rc of row group rg. want, when not nil,
+// lists the only rows (ascending) to keep: the k-th kept row is at index k
+// of the result. Decoding the few rows a probe matched then costs a pass
+// over the pages but no per-row copies or arrays for the rest.
+func (f *pqFile) loadColumn(rg int, rc *rawCol, rows int, want []int) (*colData, error) {
+	keep := rows
+	if want != nil {
+		keep = len(want)
+	}
+	d := &colData{null: make([]bool, 0, keep)}
 	switch rc.kind {
 	case rawText:
-		return d, f.loadText(rg, rc, d, rows)
+		return d, f.loadText(rg, rc, d, keep, want)
 	case rawDecimal:
 		if rc.phys == parquet.ByteArray || rc.phys == parquet.FixedLenByteArray {
-			return d, f.loadText(rg, rc, d, rows)
+			return d, f.loadText(rg, rc, d, keep, want)
 		}
 	}
 	vals := make([]parquet.Value, 1024)
 	if rc.kind == rawFloat {
-		d.flt = make([]float64, 0, rows)
+		d.flt = make([]float64, 0, keep)
 	} else {
-		d.num = make([]int64, 0, rows)
+		d.num = make([]int64, 0, keep)
 	}
+	w := wantCursor{rows: want}
+	row := 0
 	return d, f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
 		r := p.Values()
 		for {
 			n, err := r.ReadValues(vals)
 			for _, v := range vals[:n] {
+				row++
+				if !w.wanted(row - 1) {
+					continue
+				}
 				d.null = append(d.null, v.IsNull())
 				switch {
 				case rc.kind == rawFloat && v.IsNull():
@@ -240,14 +256,21 @@ func int96Nanos(x deprecated.Int96) int64 {
 }
 
 // loadText materializes a text (or byte-array decimal) column, dictionary
-// entries copied once per chunk.
-func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, rows int) error {
-	d.spans = make([]span, 0, rows)
-	d.dict = make([]int32, 0, rows)
+// entries copied once per chunk, plain values only for the wanted rows.
+func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) error {
+	w := wantCursor{rows: want}
+	d.spans = make([]span, 0, keep)
+	d.dict = make([]int32, 0, keep)
+	// Dictionary entries are copied out on first use: a dictionary of unique
+	// values (names, plate numbers) is as big as the column, and a probe
+	// wants a few of its rows.
 	var lastDict parquet.Dictionary
+	var dictVals []byte
+	var dictOffs, offs []uint32
 	var dictSpans []span
-	var offs []uint32
+	const notCopied = ^uint32(0)
 	maxDef := byte(rc.maxDef)
+	row := 0
 	return f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
 		defs := p.DefinitionLevels()
 		n := int(p.NumValues())
@@ -256,27 +279,40 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, rows int) error {
 			if dict != lastDict {
 				lastDict = dict
 				dv := dict.Page().Data()
-				vals, o := byteValues(&dv, rc.phys, offs)
-				offs = o
+				dictVals, dictOffs = byteValues(&dv, rc.phys, dictOffs)
 				dictSpans = dictSpans[:0]
-				for i := 0; i+1 < len(o); i++ {
-					dictSpans = append(dictSpans, span{uint32(len(d.arena)), o[i+1] - o[i]})
-					d.arena = append(d.arena, vals[o[i]:o[i+1]]...)
+				for i := 0; i+1 < len(dictOffs); i++ {
+					dictSpans = append(dictSpans, span{notCopied, 0})
 				}
-				d.ndict = len(dictSpans)
+				// Entries of an earlier dictionary in this chunk keep their own
+				// cache slots in the converter: number them after those.
+				d.dictBase = d.ndict
+				d.ndict += len(dictSpans)
 			}
 			idx := data.Int32()
 			j := 0
 			for i := 0; i < n; i++ {
+				row++
 				if len(defs) > 0 && defs[i] != maxDef {
-					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+					if w.wanted(row - 1) {
+						d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+					}
 					continue
 				}
 				if j >= len(idx) || idx[j] < 0 || int(idx[j]) >= len(dictSpans) {
 					return errors.New("damaged Parquet page: dictionary index out of range")
 				}
-				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[idx[j]]), append(d.dict, idx[j])
+				k := idx[j]
 				j++
+				if !w.wanted(row - 1) {
+					continue
+				}
+				if dictSpans[k].off == notCopied {
+					v := dictVals[dictOffs[k]:dictOffs[k+1]]
+					dictSpans[k] = span{uint32(len(d.arena)), uint32(len(v))}
+					d.arena = append(d.arena, v...)
+				}
+				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[k]), append(d.dict, int32(d.dictBase)+k)
 			}
 			return nil
 		}
@@ -284,20 +320,111 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, rows int) error {
 		offs = o
 		j := 0
 		for i := 0; i < n; i++ {
+			row++
 			if len(defs) > 0 && defs[i] != maxDef {
-				d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+				if w.wanted(row - 1) {
+					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+				}
 				continue
 			}
 			if j+1 >= len(o) {
 				return errors.New("damaged Parquet page: fewer values than rows")
 			}
 			v := vals[o[j]:o[j+1]]
+			j++
+			if !w.wanted(row - 1) {
+				continue
+			}
 			d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
 			d.arena = append(d.arena, v...)
-			j++
 		}
 		return nil
 	})
+}
+
+// hashText writes, per row of a text column, the xxhash of the value with
+// surrounding white space trimmed, 0 for null or blank values, reading the
+// page buffers in place (dictionary entries hashed once).
+func (f *pqFile) hashText(rg int, rc *rawCol, dst []uint64) error {
+	var lastDict parquet.Dictionary
+	var dictHash []uint64
+	var offs []uint32
+	hash := func(v []byte) uint64 {
+		if v = bytes.TrimSpace(v); len(v) == 0 {
+			return 0
+		}
+		return xxhash.Sum64(v)
+	}
+	maxDef := byte(rc.maxDef)
+	row := 0
+	return f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
+		defs := p.DefinitionLevels()
+		n := int(p.NumValues())
+		if row+n > len(dst) {
+			return errors.New("damaged Parquet column chunk: more values than rows")
+		}
+		data := p.Data()
+		if dict := p.Dictionary(); dict != nil {
+			if dict != lastDict {
+				lastDict = dict
+				dv := dict.Page().Data()
+				vals, o := byteValues(&dv, rc.phys, offs)
+				offs = o
+				dictHash = dictHash[:0]
+				for i := 0; i+1 < len(o); i++ {
+					dictHash = append(dictHash, hash(vals[o[i]:o[i+1]]))
+				}
+			}
+			idx := data.Int32()
+			j := 0
+			for i := 0; i < n; i++ {
+				if len(defs) > 0 && defs[i] != maxDef {
+					dst[row+i] = 0
+					continue
+				}
+				if j >= len(idx) || idx[j] < 0 || int(idx[j]) >= len(dictHash) {
+					return errors.New("damaged Parquet page: dictionary index out of range")
+				}
+				dst[row+i] = dictHash[idx[j]]
+				j++
+			}
+			row += n
+			return nil
+		}
+		vals, o := byteValues(&data, rc.phys, offs)
+		offs = o
+		j := 0
+		for i := 0; i < n; i++ {
+			if len(defs) > 0 && defs[i] != maxDef {
+				dst[row+i] = 0
+				continue
+			}
+			if j+1 >= len(o) {
+				return errors.New("damaged Parquet page: fewer values than rows")
+			}
+			dst[row+i] = hash(vals[o[j]:o[j+1]])
+			j++
+		}
+		row += n
+		return nil
+	})
+}
+
+// wantCursor answers, for rows asked in ascending order, whether a row is
+// in an ascending list; a nil list wants every row.
+type wantCursor struct {
+	rows []int
+	i    int
+}
+
+func (w *wantCursor) wanted(row int) bool {
+	if w.rows == nil {
+		return true
+	}
+	for w.i < len(w.rows) && w.rows[w.i] < row {
+		w.i++
+	}
+	return w.i < len(w.rows) && w.rows[w.i] == row
 }
 
 // parseKeys parses the key column of row group rg into dst, one Parsed per

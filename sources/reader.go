@@ -215,7 +215,7 @@ func (r *Reader) RawKeys(c Chunk, rows []int) ([]string, error) {
 		return nil, err
 	}
 	rc := &f.raws[0]
-	d, err := f.loadColumn(c.RowGroup, rc, c.Rows)
+	d, err := f.loadColumn(c.RowGroup, rc, c.Rows, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
 	}
@@ -279,7 +279,14 @@ func (r *Reader) Hashes(c Chunk, column string, dst []uint64) ([]uint64, error) 
 		clear(dst)
 		return dst, nil
 	}
-	cd, err := f.loadColumn(c.RowGroup, rc, c.Rows)
+	if p := &ri.plans[pi]; pi != 0 && rc.kind == rawText && p.col.Type == TypeString && len(p.col.Enum) == 0 && len(p.values) == 0 {
+		// Free text canonicalizes to itself trimmed: hash straight from the pages.
+		if err := f.hashText(c.RowGroup, rc, dst); err != nil {
+			return dst[:0], fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
+		}
+		return dst, nil
+	}
+	cd, err := f.loadColumn(c.RowGroup, rc, c.Rows, nil)
 	if err != nil {
 		return dst[:0], fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
 	}
@@ -296,7 +303,7 @@ func (r *Reader) Hashes(c Chunk, column string, dst []uint64) ([]uint64, error) 
 		}
 		v, err := cv.cell(i)
 		if err != nil {
-			return dst[:0], ri.valueError(f, c, i, pi, cd, err)
+			return dst[:0], ri.valueError(f, c, i, i, pi, cd, err)
 		}
 		buf = cv.plan.appendCanonical(buf[:0], v)
 		if len(buf) == 0 {
@@ -309,9 +316,11 @@ func (r *Reader) Hashes(c Chunk, column string, dst []uint64) ([]uint64, error) 
 }
 
 // valueError names the file, row, column and raw value of a conversion error.
-func (r *readerImpl) valueError(f *pqFile, c Chunk, row, pi int, cd *colData, err error) error {
+// row is the chunk-relative row, pos its index in cd (they differ when cd
+// holds only some rows).
+func (r *readerImpl) valueError(f *pqFile, c Chunk, row, pos, pi int, cd *colData, err error) error {
 	p, rc := &r.plans[pi], &f.raws[pi]
-	raw := cd.rawText(row, rc)
+	raw := cd.rawText(pos, rc)
 	col := p.col.Name
 	if rc.name != col {
 		col = fmt.Sprintf("%s (raw column %q)", col, rc.name)
@@ -413,7 +422,7 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record
 		if rc.leaf < 0 {
 			continue
 		}
-		d, err := f.loadColumn(c.RowGroup, rc, c.Rows)
+		d, err := f.loadColumn(c.RowGroup, rc, c.Rows, rows)
 		if err != nil {
 			return fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
 		}
@@ -421,13 +430,13 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record
 	}
 	cells := make([]cell, len(r.plans))
 	var rec Record
-	for _, row := range rows {
+	for pos, row := range rows { // columns hold just these rows: row's values are at pos
 		if rec == nil || fresh {
 			rec = r.schema.New()
 		}
 		o := rec.Base()
 		key := convs[0]
-		raw := key.data.rawText(row, key.raw)
+		raw := key.data.rawText(pos, key.raw)
 		p := personid.Parse(raw)
 		id := strings.TrimSpace(raw)
 		if p.Reason == personid.ReasonNone {
@@ -443,9 +452,9 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record
 				setField(v.FieldByIndex(r.plans[pi].col.Field), cell{null: true})
 				continue
 			}
-			x, err := cv.cell(row)
+			x, err := cv.cell(pos)
 			if err != nil {
-				return r.valueError(f, c, row, pi, cv.data, err)
+				return r.valueError(f, c, row, pos, pi, cv.data, err)
 			}
 			cells[pi] = x
 			setField(v.FieldByIndex(cv.plan.col.Field), x)
