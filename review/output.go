@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/matcher"
@@ -174,7 +175,7 @@ func (r regions) of(f rules.Flag) string {
 // writeOutputs writes every file of the run folder dir (the quarantine is
 // already there).
 func writeOutputs(dir string, cfg Config, res *Result) error {
-	rows, err := flagRows(res)
+	rows, err := flagRows(res, cfg.Workers)
 	if err != nil {
 		return err
 	}
@@ -184,37 +185,63 @@ func writeOutputs(dir string, cfg Config, res *Result) error {
 	}{
 		{"flags.parquet", func(p string) error { return writeParquet(p, rows) }},
 		{"flags.csv", func(p string) error { return writeFlagsCSV(p, rows) }},
-		{"households.parquet", func(p string) error { return writeHouseholds(p, res) }},
+		{"households.parquet", func(p string) error { return writeHouseholds(p, res, cfg.Workers) }},
 		{"quality.json", func(p string) error {
 			return writeJSON(p, Quality{Roster: res.Match.Roster, Sources: res.Match.Quality})
 		}},
 		{"summary.json", func(p string) error { return writeJSON(p, res.Summary) }},
 	}
+	// The files are independent: write them side by side.
+	var g errgroup.Group
+	g.SetLimit(max(cfg.Workers, 1))
 	for _, s := range steps {
-		if err := s.write(filepath.Join(dir, s.name)); err != nil {
-			return fmt.Errorf("write %s: %w", s.name, err)
-		}
+		g.Go(func() error {
+			if err := s.write(filepath.Join(dir, s.name)); err != nil {
+				return fmt.Errorf("write %s: %w", s.name, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
-func flagRows(res *Result) ([]FlagRow, error) {
+func flagRows(res *Result, workers int) ([]FlagRow, error) {
 	regions := regionIndex(res)
 	out := make([]FlagRow, len(res.Flags))
-	for i := range res.Flags {
+	err := parallelFor(len(res.Flags), workers, func(i int) error {
 		f := &res.Flags[i]
 		ev, err := f.EvidenceJSON()
 		if err != nil {
-			return nil, fmt.Errorf("evidence of %s for household %q: %w", f.RuleID, f.HouseholdID, err)
+			return fmt.Errorf("evidence of %s for household %q: %w", f.RuleID, f.HouseholdID, err)
 		}
 		out[i] = FlagRow{HouseholdID: f.HouseholdID, PersonID: f.PersonID, RegionCode: regions.of(*f),
 			RuleID: f.RuleID, RuleVersion: int32(f.RuleVersion), Outcome: string(f.Outcome),
 			Message: f.Message, Basis: f.Basis, Evidence: string(ev)}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
-func writeHouseholds(path string, res *Result) error {
+// parallelFor calls fn for 0..n-1 on up to workers goroutines, in blocks;
+// fn writes only its own index, so results do not depend on scheduling.
+func parallelFor(n, workers int, fn func(i int) error) error {
+	const block = 512
+	var g errgroup.Group
+	g.SetLimit(max(workers, 1))
+	for lo := 0; lo < n; lo += block {
+		g.Go(func() error {
+			for i := lo; i < min(lo+block, n); i++ {
+				if err := fn(i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func writeHouseholds(path string, res *Result, workers int) error {
 	byHousehold, byCandidate := map[string]int32{}, map[string]int32{}
 	for _, f := range res.Flags {
 		if f.HouseholdID != "" {
@@ -223,8 +250,10 @@ func writeHouseholds(path string, res *Result) error {
 			byCandidate[f.PersonID]++
 		}
 	}
-	rows := make([]HouseholdRow, 0, len(res.Households)+len(res.Candidates))
-	add := func(h *facts.Household, ms rules.Measures) error {
+	all := append(append([]*facts.Household(nil), res.Households...), res.Candidates...)
+	rows := make([]HouseholdRow, len(all))
+	err := parallelFor(len(all), workers, func(i int) error {
+		h, ms := all[i], res.Measures[i]
 		js, err := json.Marshal(h)
 		if err != nil {
 			return err
@@ -237,13 +266,11 @@ func writeHouseholds(path string, res *Result) error {
 			row.PersonID = h.Members[0].PersonID
 			row.Flags = byCandidate[row.PersonID]
 		}
-		rows = append(rows, row)
+		rows[i] = row
 		return nil
-	}
-	for i, h := range append(append([]*facts.Household(nil), res.Households...), res.Candidates...) {
-		if err := add(h, res.Measures[i]); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	return writeParquet(path, rows)
 }

@@ -1,0 +1,485 @@
+package review
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/matcher"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+	"github.com/hedui/hedui/store"
+)
+
+// IncrementalConfig describes an incremental run (增量核对): the index is
+// brought up to date with the manifest, and only the households and
+// omission candidates whose facts may have changed since the last recorded
+// run are evaluated, from the index.
+type IncrementalConfig struct {
+	Manifest *sources.Manifest
+	Rules    *rules.Set
+	Index    *store.DB
+	Out      string // the run folder; written whole or not at all
+	Workers  int    // 0 means every core
+	CacheDir string // CSV conversions during the index update
+	Progress func(e *sources.Entry, doneRows, totalRows int64)
+	Logger   *slog.Logger
+}
+
+// Change is one row of changes.csv: a flag that appeared or cleared since
+// the last recorded run.
+type Change struct {
+	HouseholdID string `json:"household_id"` // empty for omission candidates
+	PersonID    string `json:"person_id"`
+	RuleID      string `json:"rule_id"`
+	Outcome     string `json:"outcome"`
+	Change      string `json:"change"` // new | cleared
+}
+
+// IncrementalSummary is summary.json of an incremental run: the usual
+// counts over the households evaluated, and what was left alone.
+type IncrementalSummary struct {
+	Summary
+	BaselineRun uint32 `json:"baseline_run"` // the run compared with; 0 = none
+	// EvaluatedAll gives why every household was evaluated (no baseline,
+	// another as-of date or rule set, a source staleness change); empty
+	// when only the changed ones were.
+	EvaluatedAll        string               `json:"evaluated_all,omitempty"`
+	ChangedGroups       int                  `json:"changed_groups"` // change-set entries read
+	UnchangedHouseholds int                  `json:"unchanged_households"`
+	UnchangedCandidates int                  `json:"unchanged_candidates"`
+	RemovedHouseholds   int                  `json:"removed_households"` // in the baseline, no longer on the roster
+	NewFlags            int                  `json:"new_flags"`
+	ClearedFlags        int                  `json:"cleared_flags"`
+	IndexUpdate         []store.SourceUpdate `json:"index_update"`
+}
+
+// IncrementalResult is what RunIncremental produced.
+type IncrementalResult struct {
+	*Result
+	Incremental *IncrementalSummary
+	Changes     []Change
+}
+
+// modeFor is the mode a household is evaluated in by an incremental run:
+// applicants get the incremental rules (ref_date = application date),
+// recipients the full-base ones.
+func modeFor(h *facts.Household) rules.Mode {
+	if h.Status == "applicant" {
+		return rules.ModeIncremental
+	}
+	return rules.ModeFull
+}
+
+// RunIncremental performs an incremental run and writes cfg.Out: flags,
+// households and quality of the evaluated households, summary.json with the
+// unchanged counts, and changes.csv. The run's flags then become the
+// history the next incremental run compares with.
+func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalResult, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if err := checkOut(cfg.Out); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	updates, err := cfg.Index.Update(ctx, cfg.Manifest, store.UpdateOptions{Workers: cfg.Workers, CacheDir: cfg.CacheDir, Progress: cfg.Progress})
+	if err != nil {
+		return nil, err
+	}
+	updated := time.Now()
+	v, err := cfg.Index.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	inc := &incremental{cfg: cfg, v: v, sum: &IncrementalSummary{IndexUpdate: updates}}
+	res, err := inc.evaluate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Summary = summarize(Config{Manifest: cfg.Manifest, Rules: cfg.Rules, Mode: "incremental"}, res.Result, updated.Sub(start), time.Since(updated))
+	inc.sum.Summary = *res.Summary
+	if err := writeRunFolder(cfg.Out, func(dir string) error { return inc.write(dir, res) }); err != nil {
+		return nil, err
+	}
+	// The history moves only once the outputs are in place: a kill between
+	// the two reports the same changes again rather than losing them.
+	run := store.Run{Mode: "incremental", AsOf: cfg.Manifest.AsOf, RuleSetDigest: cfg.Rules.Digest(),
+		Snapshots: v.Catalog().Snapshots(), Recorded: time.Now().UTC(), Full: inc.all != ""}
+	if err := cfg.Index.RecordRun(run, v.Catalog().Gens(), inc.history); err != nil {
+		return nil, fmt.Errorf("record the run in the index: %w", err)
+	}
+	return res, nil
+}
+
+// incremental holds the state of one incremental run.
+type incremental struct {
+	cfg     IncrementalConfig
+	v       *store.View
+	sum     *IncrementalSummary
+	all     string // why every household is evaluated; "" when not
+	history map[string][]store.FlagID
+}
+
+func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error) {
+	last, err := inc.v.LastRun()
+	if err != nil {
+		return nil, err
+	}
+	cat := inc.v.Catalog()
+	env := rules.Env{AsOf: inc.cfg.Manifest.AsOf, Sources: cat.Snapshots()}
+	inc.all = inc.fullReason(last, env)
+	if last != nil {
+		inc.sum.BaselineRun = last.Seq
+	}
+	var households []string
+	var candidates []personid.Key
+	if inc.all == "" {
+		households, candidates, err = inc.affected(last, env)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if inc.all != "" {
+		inc.cfg.Logger.Info("incremental run evaluates every household", "reason", inc.all)
+		households, candidates = nil, nil
+		err := inc.v.Households(func(rows []*sources.RosterMember) error {
+			households = append(households, rows[0].HouseholdID)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if candidates, err = inc.v.CandidateKeys(); err != nil {
+			return nil, err
+		}
+	}
+	inc.sum.EvaluatedAll = inc.all
+	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor)
+	if err != nil {
+		return nil, err
+	}
+	res := &IncrementalResult{Result: ev.result(cat), Incremental: inc.sum}
+	inc.history = map[string][]store.FlagID{}
+	for _, scope := range ev.scopes {
+		old, had, err := inc.v.History(scope.name)
+		if err != nil {
+			return nil, err
+		}
+		if scope.absent && !had {
+			continue
+		}
+		now := flagIDs(scope.flags)
+		res.Changes = append(res.Changes, diffFlags(scope.householdID, old, now)...)
+		inc.history[scope.name] = now
+		if scope.absent {
+			inc.history[scope.name] = nil
+			if scope.householdID != "" {
+				inc.sum.RemovedHouseholds++
+			}
+		}
+	}
+	if inc.all != "" {
+		// Scopes of the baseline that no longer exist clear their flags.
+		err := inc.v.HistoryScopes(func(scope string) error {
+			if _, ok := inc.history[scope]; ok {
+				return nil
+			}
+			old, _, err := inc.v.History(scope)
+			if err != nil {
+				return err
+			}
+			hid := ""
+			if scope[0] == 'H' {
+				hid = scope[1:]
+				inc.sum.RemovedHouseholds++
+			}
+			res.Changes = append(res.Changes, diffFlags(hid, old, nil)...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sortChanges(res.Changes)
+	for _, c := range res.Changes {
+		if c.Change == "new" {
+			inc.sum.NewFlags++
+		} else {
+			inc.sum.ClearedFlags++
+		}
+	}
+	if err := inc.countUnchanged(last, ev); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// fullReason says why every household must be evaluated, or "".
+func (inc *incremental) fullReason(last *store.Run, env rules.Env) string {
+	switch {
+	case last == nil:
+		return "no run recorded in the index yet"
+	case !last.AsOf.Equal(env.AsOf):
+		return fmt.Sprintf("as_of %s differs from the last run's %s", env.AsOf.Format(time.DateOnly), last.AsOf.Format(time.DateOnly))
+	case last.RuleSetDigest != inc.cfg.Rules.Digest():
+		return "the rule set differs from the last run's"
+	}
+	for _, s := range inc.v.Catalog().Sources {
+		seen := last.GenOf(s.ID)
+		if s.Gen == seen {
+			continue
+		}
+		if seen == 0 && s.Live() {
+			return fmt.Sprintf("source %s %s is new since the last run", s.Kind, s.Path)
+		}
+		if !chainCovers(s, seen) {
+			return fmt.Sprintf("the change sets of source %s %s since the last run are gone", s.Kind, s.Path)
+		}
+	}
+	if !maps_equal(last.Snapshots, env.Sources) {
+		if k := staleFlip(inc.cfg.Rules, inc.v.Catalog(), last, env); k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+func maps_equal(a, b map[sources.Kind]time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, t := range a {
+		if u, ok := b[k]; !ok || !u.Equal(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// chainCovers reports whether s keeps the change set of every generation
+// after seen.
+func chainCovers(s store.Source, seen uint32) bool {
+	found := false
+	for _, g := range s.Chain {
+		if g.Gen == seen {
+			found = true
+		}
+	}
+	if found {
+		return true
+	}
+	// The baseline generation's entry may have been pruned; then the chain
+	// must start right after it with change sets, not a first build.
+	return len(s.Chain) > 0 && s.Chain[0].Gen > seen && !s.Chain[0].Full
+}
+
+// staleFlip evaluates an empty probe household per roster (region, area,
+// assistance) and candidates per region under the last run's snapshots and
+// today's, and names the first whose missing-or-stale flags differ: then
+// every household must be evaluated, as the snapshots decide them.
+func staleFlip(set *rules.Set, cat *store.Catalog, last *store.Run, env rules.Env) string {
+	var combos [][3]string
+	if r := cat.Roster(); r != nil {
+		combos = r.Combos
+	}
+	regions := map[string]bool{}
+	for _, c := range combos {
+		regions[c[0]] = true
+	}
+	probes := []*facts.Household{}
+	for _, c := range combos {
+		probes = append(probes, &facts.Household{ID: "probe", Region: c[0], Area: c[1], Assistance: c[2], Status: "recipient",
+			Members: []*facts.Member{{PersonID: "probe", Relation: "head"}}})
+	}
+	for r := range regions {
+		probes = append(probes, &facts.Household{Candidate: true, Region: r, Area: "rural", Members: []*facts.Member{{PersonID: r + "000000000000"}}})
+	}
+	before := rules.Env{AsOf: env.AsOf, Mode: rules.ModeFull, Sources: last.Snapshots}
+	now := rules.Env{AsOf: env.AsOf, Mode: rules.ModeFull, Sources: env.Sources}
+	for _, h := range probes {
+		if insufficientRules(set, h, before) != insufficientRules(set, h, now) {
+			return fmt.Sprintf("a source snapshot changed whether rules are insufficient (region %s, area %s)", h.Region, h.Area)
+		}
+	}
+	return ""
+}
+
+func insufficientRules(set *rules.Set, h *facts.Household, env rules.Env) string {
+	fs, err := set.Evaluate(h, env)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	s := ""
+	for _, f := range fs {
+		if f.Outcome == rules.OutcomeInsufficient {
+			s += f.RuleID + "\x00" + f.Message + "\x00"
+		}
+	}
+	return s
+}
+
+// affected reads the change sets written since the last run and returns the
+// roster households and candidate keys whose facts may differ.
+func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []personid.Key, error) {
+	hs := map[string]bool{}
+	cands := map[personid.Key]bool{}
+	byKey := func(k personid.Key) error {
+		rows, err := inc.v.RosterRows(k)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			hs[r.HouseholdID] = true
+		}
+		// A candidate whose records changed, or one who joined the roster
+		// and whose candidate flags clear.
+		cands[k] = true
+		return nil
+	}
+	onHukou := func(h uint64) error {
+		rows, err := inc.v.HukouRows(h)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if k := r.Rec.Base().Key; k != 0 {
+				if err := byKey(k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	byNameDOB := func(h uint64) error {
+		keys, err := inc.v.RosterNameDOB(h)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := byKey(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, s := range inc.v.Catalog().Sources {
+		seen := last.GenOf(s.ID)
+		for _, g := range s.Chain {
+			if g.Gen <= seen {
+				continue
+			}
+			err := inc.v.Changes(s.ID, g.Gen, func(sub byte, group []byte) error {
+				inc.sum.ChangedGroups++
+				switch sub {
+				case 'p':
+					k := personid.Key(binary.BigEndian.Uint64(group))
+					if err := byKey(k); err != nil {
+						return err
+					}
+					if s.Kind == sources.KindStaff {
+						// A staff change reaches the roster members on the staff member's hukous.
+						pol, err := inc.v.Records(k, sources.KindPolice)
+						if err != nil {
+							return err
+						}
+						for _, p := range pol {
+							if no := p.Rec.(*sources.Police).HukouNo; no != "" {
+								if err := onHukou(matcher.HukouHash(no)); err != nil {
+									return err
+								}
+							}
+						}
+					}
+				case 'n', 'a':
+					if s.Kind != sources.KindRoster || sub == 'a' {
+						return byNameDOB(binary.BigEndian.Uint64(group))
+					}
+				case 'h':
+					return onHukou(binary.BigEndian.Uint64(group))
+				case 'd':
+					hs[string(group)] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	var keys []personid.Key
+	for k := range cands {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	ids := make([]string, 0, len(hs))
+	for id := range hs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, keys, nil
+}
+
+// countUnchanged fills the unchanged counts: households and candidates of
+// the last run that this run did not evaluate.
+func (inc *incremental) countUnchanged(last *store.Run, ev *indexEval) error {
+	if inc.all != "" || last == nil {
+		return nil
+	}
+	return inc.v.HistoryScopes(func(scope string) error {
+		if _, ok := inc.history[scope]; ok {
+			return nil
+		}
+		if scope[0] == 'H' {
+			inc.sum.UnchangedHouseholds++
+		} else {
+			inc.sum.UnchangedCandidates++
+		}
+		return nil
+	})
+}
+
+// write writes the run folder's files.
+func (inc *incremental) write(dir string, res *IncrementalResult) error {
+	if err := writeOutputs(dir, Config{Manifest: inc.cfg.Manifest, Rules: inc.cfg.Rules, Workers: inc.cfg.Workers}, res.Result); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, "summary.json"), inc.sum); err != nil {
+		return err
+	}
+	return writeChangesCSV(filepath.Join(dir, "changes.csv"), res.Changes)
+}
+
+// writeRunFolder writes a run folder through fill into a temporary sibling
+// and moves it into place only when complete.
+func writeRunFolder(out string, fill func(dir string) error) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-")
+	if err != nil {
+		return fmt.Errorf("create the run folder: %w", err)
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := replaceDir(tmp, out); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return nil
+}

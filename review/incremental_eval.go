@@ -1,0 +1,268 @@
+package review
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/matcher"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+	"github.com/hedui/hedui/store"
+)
+
+// scopeResult is the evaluation of one history scope: a roster household or
+// an omission candidate.
+type scopeResult struct {
+	name        string // store.HouseholdScope or store.CandidateScope
+	householdID string
+	flags       []rules.Flag
+	absent      bool // no longer on the roster, or no longer a candidate
+}
+
+// indexEval is the evaluation of some households and candidates from the index.
+type indexEval struct {
+	households []*facts.Household
+	candidates []*facts.Household
+	measures   []rules.Measures // households then candidates
+	flags      []rules.Flag
+	invalid    []matcher.InvalidMember
+	scopes     []scopeResult
+}
+
+// EvaluateIndex evaluates every roster household and omission candidate of
+// the index in mode, as a full run over the same manifest would, without
+// reading any source file.
+func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rules.Env, mode rules.Mode) (*Result, error) {
+	var ids []string
+	err := v.Households(func(rows []*sources.RosterMember) error {
+		ids = append(ids, rows[0].HouseholdID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys, err := v.CandidateKeys()
+	if err != nil {
+		return nil, err
+	}
+	env := rules.Env{AsOf: asOf.AsOf, Sources: v.Catalog().Snapshots()}
+	ev, err := evaluateFromIndex(ctx, v, set, env, ids, keys, func(*facts.Household) rules.Mode { return mode })
+	if err != nil {
+		return nil, err
+	}
+	return ev.result(v.Catalog()), nil
+}
+
+// evaluateFromIndex assembles and evaluates the named households (sorted)
+// and candidate keys (sorted).
+func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode) (*indexEval, error) {
+	out := &indexEval{}
+	var cms []rules.Measures
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rows, err := v.Household(id)
+		if err != nil {
+			return nil, err
+		}
+		sc := scopeResult{name: store.HouseholdScope(id), householdID: id}
+		if len(rows) == 0 {
+			sc.absent = true
+			out.scopes = append(out.scopes, sc)
+			continue
+		}
+		h, invalid, err := matcher.AssembleHousehold(v, rows)
+		if err != nil {
+			return nil, fmt.Errorf("household %q: %w", id, err)
+		}
+		e := env
+		e.Mode = modeOf(h)
+		fs, ms, err := evaluateOne(set, h, e)
+		if err != nil {
+			return nil, err
+		}
+		sc.flags = append(invalidMemberFlags(invalid), fs...)
+		out.households = append(out.households, h)
+		out.measures = append(out.measures, ms)
+		out.invalid = append(out.invalid, invalid...)
+		out.flags = append(out.flags, sc.flags...)
+		out.scopes = append(out.scopes, sc)
+	}
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		sc := scopeResult{name: store.CandidateScope(k.String())}
+		h, err := matcher.AssembleCandidate(v, k)
+		if err != nil {
+			return nil, fmt.Errorf("candidate %s: %w", k.Mask(), err)
+		}
+		if h == nil {
+			sc.absent = true
+			out.scopes = append(out.scopes, sc)
+			continue
+		}
+		e := env
+		e.Mode = modeOf(h)
+		fs, ms, err := evaluateOne(set, h, e)
+		if err != nil {
+			return nil, err
+		}
+		sc.flags = fs
+		out.candidates = append(out.candidates, h)
+		cms = append(cms, ms)
+		out.flags = append(out.flags, fs...)
+		out.scopes = append(out.scopes, sc)
+	}
+	out.measures = append(out.measures, cms...)
+	sortFlags(out.flags)
+	return out, nil
+}
+
+func evaluateOne(set *rules.Set, h *facts.Household, env rules.Env) ([]rules.Flag, rules.Measures, error) {
+	fs, err := set.Evaluate(h, env)
+	if err != nil {
+		return nil, rules.Measures{}, fmt.Errorf("%s: %w", scopeName(h), err)
+	}
+	ms, err := set.Measure(h, env)
+	if err != nil {
+		return nil, rules.Measures{}, fmt.Errorf("%s: %w", scopeName(h), err)
+	}
+	return fs, ms, nil
+}
+
+func scopeName(h *facts.Household) string {
+	if h.Candidate {
+		return "candidate " + personid.MaskString(h.Members[0].PersonID)
+	}
+	return fmt.Sprintf("household %q", h.ID)
+}
+
+// result wraps the evaluation as a review Result, with the data-quality
+// records the index keeps per source.
+func (ev *indexEval) result(cat *store.Catalog) *Result {
+	mr := &matcher.Result{Households: ev.households, Candidates: ev.candidates, InvalidMembers: ev.invalid,
+		Snapshots: cat.Snapshots()}
+	for _, s := range cat.Sources {
+		if !s.Live() || s.Quality == nil {
+			continue
+		}
+		q := *s.Quality
+		q.Kind, q.Path = s.Kind, s.Path
+		if s.Kind == sources.KindRoster {
+			mr.Roster = &q
+		} else {
+			mr.Quality = append(mr.Quality, &q)
+		}
+	}
+	return &Result{Flags: ev.flags, Households: ev.households, Candidates: ev.candidates, Measures: ev.measures, Match: mr}
+}
+
+// flagIDs keeps what the history needs of flags.
+func flagIDs(fs []rules.Flag) []store.FlagID {
+	out := make([]store.FlagID, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, store.FlagID{PersonID: f.PersonID, RuleID: f.RuleID, Outcome: string(f.Outcome)})
+	}
+	return out
+}
+
+// diffFlags returns the flags of now not in old (new) and of old not in now
+// (cleared), as multisets.
+func diffFlags(householdID string, old, now []store.FlagID) []Change {
+	left := map[store.FlagID]int{}
+	for _, f := range old {
+		left[f]++
+	}
+	var out []Change
+	for _, f := range now {
+		if left[f] > 0 {
+			left[f]--
+			continue
+		}
+		out = append(out, Change{HouseholdID: householdID, PersonID: f.PersonID, RuleID: f.RuleID, Outcome: f.Outcome, Change: "new"})
+	}
+	for _, f := range old {
+		if left[f] > 0 {
+			left[f]--
+			out = append(out, Change{HouseholdID: householdID, PersonID: f.PersonID, RuleID: f.RuleID, Outcome: f.Outcome, Change: "cleared"})
+		}
+	}
+	return out
+}
+
+// sortChanges orders changes by household (candidates last), person, rule,
+// outcome and change.
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int {
+		if (a.HouseholdID == "") != (b.HouseholdID == "") {
+			if a.HouseholdID == "" {
+				return 1
+			}
+			return -1
+		}
+		for _, p := range [][2]string{{a.HouseholdID, b.HouseholdID}, {a.PersonID, b.PersonID}, {a.RuleID, b.RuleID}, {a.Outcome, b.Outcome}, {a.Change, b.Change}} {
+			if c := strings.Compare(p[0], p[1]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+}
+
+// writeChangesCSV writes changes.csv (UTF-8 with a byte-order mark, as flags.csv).
+func writeChangesCSV(path string, cs []Change) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	bw.WriteString("\ufeff")
+	w := csv.NewWriter(bw)
+	w.Write([]string{"household_id", "person_id", "rule_id", "outcome", "change"})
+	for _, c := range cs {
+		w.Write([]string{c.HouseholdID, c.PersonID, c.RuleID, c.Outcome, c.Change})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// RecordBaseline records a full run's flags in the index as the history the
+// next incremental run compares with. The index must have been updated
+// with the run's manifest before the run (gens are the generations it read).
+func RecordBaseline(db *store.DB, gens map[uint16]uint32, cat *store.Catalog, set *rules.Set, asOf time.Time, res *Result) error {
+	hist := map[string][]store.FlagID{}
+	for _, h := range res.Households {
+		hist[store.HouseholdScope(h.ID)] = []store.FlagID{}
+	}
+	for _, h := range res.Candidates {
+		hist[store.CandidateScope(h.Members[0].PersonID)] = []store.FlagID{}
+	}
+	for _, f := range res.Flags {
+		scope := store.HouseholdScope(f.HouseholdID)
+		if f.HouseholdID == "" {
+			scope = store.CandidateScope(f.PersonID)
+		}
+		hist[scope] = append(hist[scope], store.FlagID{PersonID: f.PersonID, RuleID: f.RuleID, Outcome: string(f.Outcome)})
+	}
+	run := store.Run{Mode: "full", AsOf: asOf, RuleSetDigest: set.Digest(), Snapshots: cat.Snapshots(),
+		Recorded: time.Now().UTC(), Full: true}
+	return db.RecordRun(run, gens, hist)
+}

@@ -1,0 +1,399 @@
+package review
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/store"
+)
+
+// copyRegion copies the generated region into a folder the test may change.
+func copyRegion(t *testing.T) string {
+	t.Helper()
+	src, err := genRegion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "region")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func mustManifest(t *testing.T, dir string) *sources.Manifest {
+	t.Helper()
+	m, err := sources.LoadManifest(filepath.Join(dir, "sources.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func fullRun(t *testing.T, m *sources.Manifest, set *rules.Set) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), Config{Manifest: m, Rules: set, Out: filepath.Join(t.TempDir(), "run"),
+		Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func openIndex(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(dir, store.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// flagLines renders flags as comparable lines, evidence included.
+func flagLines(t *testing.T, res *Result) []string {
+	t.Helper()
+	rows, err := flagRows(res, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strings.Join([]string{r.HouseholdID, r.PersonID, r.RegionCode, r.RuleID, r.Outcome, r.Message, r.Evidence}, "|")
+	}
+	return out
+}
+
+func TestIndexGivesTheFullRunsFlags(t *testing.T) {
+	dir := copyRegion(t)
+	m := mustManifest(t, dir)
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullRun(t, m, set)
+	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
+	if _, err := db.Update(context.Background(), m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	got, err := EvaluateIndex(context.Background(), v, set, rules.Env{AsOf: m.AsOf}, rules.ModeFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Flags) == 0 {
+		t.Fatal("the full run gave no flags; the comparison would prove nothing")
+	}
+	wl, gl := flagLines(t, want), flagLines(t, got)
+	if !slices.Equal(wl, gl) {
+		n := 0
+		for i := 0; i < max(len(wl), len(gl)) && n < 5; i++ {
+			var w, g string
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if w != g {
+				t.Errorf("flag %d:\nfull:  %.400s\nindex: %.400s", i, w, g)
+				n++
+			}
+		}
+		t.Fatalf("%d flags from the full run, %d from the index", len(wl), len(gl))
+	}
+	if len(got.Households) != len(want.Households) || len(got.Candidates) != len(want.Candidates) {
+		t.Fatalf("households %d/%d, candidates %d/%d (index/full)", len(got.Households), len(want.Households), len(got.Candidates), len(want.Candidates))
+	}
+}
+
+// Raw rows of the generated files the test changes (as synth writes them).
+type policeFile struct {
+	PersonID       string `parquet:"person_id"`
+	Name           string `parquet:"name"`
+	Gender         string `parquet:"gender,dict"`
+	BirthDate      *int32 `parquet:"birth_date,date"`
+	HukouNo        string `parquet:"hukou_no"`
+	RelationToHead string `parquet:"relation_to_head,dict"`
+	Status         string `parquet:"status,dict"`
+	StatusDate     *int32 `parquet:"status_date,date"`
+	RegionCode     string `parquet:"region_code,dict"`
+}
+
+type vehicleFile struct {
+	OwnerID      string `parquet:"身份证号码"`
+	Name         string `parquet:"姓名"`
+	BirthDate    string `parquet:"出生日期"`
+	RegionCode   string `parquet:"行政区划,dict"`
+	PlateNo      string `parquet:"号牌号码"`
+	VehicleType  string `parquet:"车辆类型,dict"`
+	UseNature    string `parquet:"使用性质,dict"`
+	RegisterDate string `parquet:"登记日期"`
+	Status       string `parquet:"机动车状态,dict"`
+	Price        int64  `parquet:"价格"`
+	Disabled     string `parquet:"残疾人专用车,dict"`
+}
+
+type businessFile struct {
+	PersonID          string  `parquet:"证件号码"`
+	USCC              string  `parquet:"统一社会信用代码"`
+	EntityName        string  `parquet:"企业名称"`
+	Role              string  `parquet:"人员类型,dict"`
+	SubscribedCapital float64 `parquet:"认缴出资额"`
+	Status            string  `parquet:"登记状态,dict"`
+	Established       *int32  `parquet:"成立日期,date"`
+}
+
+// rewrite reads a Parquet file as T, lets change edit the rows and writes
+// it back in place.
+func rewrite[T any](t *testing.T, path string, change func([]T) []T) {
+	t.Helper()
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.WriteFile(path, change(rows)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bumpSnapshot moves the snapshot of the entry whose path is path to day.
+func bumpSnapshot(t *testing.T, manifest, path, day string) {
+	t.Helper()
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)(path: ` + regexp.QuoteMeta(path) + `\n\s+snapshot: )\S+`)
+	if !re.Match(b) {
+		t.Fatalf("no entry %s in %s", path, manifest)
+	}
+	if err := os.WriteFile(manifest, re.ReplaceAll(b, []byte("${1}"+day)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// change is a changes.csv row without the header.
+func readChanges(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != "household_id,person_id,rule_id,outcome,change" {
+		t.Fatalf("changes.csv header %v", rows[0])
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		out = append(out, strings.Join(r, ","))
+	}
+	return out
+}
+
+// expectedChanges diffs two full runs' flags.
+func expectedChanges(before, after *Result) []string {
+	scope := func(res *Result) map[string][]store.FlagID {
+		out := map[string][]store.FlagID{}
+		for _, f := range res.Flags {
+			out[f.HouseholdID+"\x00"+map[bool]string{true: f.PersonID}[f.HouseholdID == ""]] = append(out[f.HouseholdID+"\x00"+map[bool]string{true: f.PersonID}[f.HouseholdID == ""]],
+				store.FlagID{PersonID: f.PersonID, RuleID: f.RuleID, Outcome: string(f.Outcome)})
+		}
+		return out
+	}
+	b, a := scope(before), scope(after)
+	var cs []Change
+	for k := range union(a, b) {
+		cs = append(cs, diffFlags(strings.SplitN(k, "\x00", 2)[0], b[k], a[k])...)
+	}
+	sortChanges(cs)
+	var out []string
+	for _, c := range cs {
+		out = append(out, strings.Join([]string{c.HouseholdID, c.PersonID, c.RuleID, c.Outcome, c.Change}, ","))
+	}
+	return out
+}
+
+func union[V any](a, b map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// cleanHouseholds lists recipient households without flags whose members
+// all have valid IDs and are on no other household, in ID order.
+func cleanHouseholds(res *Result) []string {
+	flagged := map[string]bool{}
+	for _, f := range res.Flags {
+		flagged[f.HouseholdID] = true
+	}
+	var out []string
+	for _, h := range res.Households {
+		ok := !flagged[h.ID] && h.Status == "recipient" && len(h.Members) >= 2
+		for _, m := range h.Members {
+			ok = ok && m.Key != 0 && len(m.OtherHouseholds) == 0 && len(m.Police) == 1
+		}
+		if ok {
+			out = append(out, h.ID)
+		}
+	}
+	return out
+}
+
+func TestIncrementalReportsTheChanges(t *testing.T) {
+	ctx := context.Background()
+	dir := copyRegion(t)
+	manifest := filepath.Join(dir, "sources.yaml")
+	m := mustManifest(t, dir)
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
+	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	before := fullRun(t, m, set)
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
+		t.Fatal(err)
+	}
+
+	clean := cleanHouseholds(before)
+	if len(clean) < 2 {
+		t.Fatalf("only %d clean households", len(clean))
+	}
+	byID := map[string]int{}
+	for i, h := range before.Households {
+		byID[h.ID] = i
+	}
+	carHH, deadHH := before.Households[byID[clean[0]]], before.Households[byID[clean[1]]]
+	carOwner, dead := carHH.Members[0], deadHH.Members[1]
+	var bizFlag rules.Flag
+	for _, f := range before.Flags {
+		if f.RuleID == "business.owner" && f.Outcome == rules.OutcomeIneligible && f.PersonID != "" {
+			bizFlag = f
+			break
+		}
+	}
+	if bizFlag.RuleID == "" {
+		t.Fatal("no business.owner flag to clear")
+	}
+
+	// A new car for a clean household.
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []vehicleFile) []vehicleFile {
+		return append(rows, vehicleFile{OwnerID: carOwner.PersonID, Name: carOwner.Name, PlateNo: "云A·TEST1", VehicleType: "K33",
+			UseNature: "A", RegisterDate: "20260301", Status: "A", Price: 12_000_000, Disabled: "否"})
+	})
+	// A deceased member of another.
+	deathDay := int32(time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+	policeFileOf := filepath.Join(dir, dead.Police[0].File)
+	rewrite(t, policeFileOf, func(rows []policeFile) []policeFile {
+		for i := range rows {
+			if rows[i].PersonID == dead.PersonID {
+				rows[i].Status, rows[i].StatusDate = "deceased", &deathDay
+			}
+		}
+		return rows
+	})
+	// An enterprise removed.
+	rewrite(t, filepath.Join(dir, "sources/business.parquet"), func(rows []businessFile) []businessFile {
+		return slices.DeleteFunc(rows, func(r businessFile) bool { return r.PersonID == bizFlag.PersonID })
+	})
+	bumpSnapshot(t, manifest, "sources/vehicle.parquet", "2026-10-31")
+	bumpSnapshot(t, manifest, "sources/business.parquet", "2026-10-31")
+	bumpSnapshot(t, manifest, "sources/police-*.parquet", "2026-10-31")
+
+	m2 := mustManifest(t, dir)
+	after := fullRun(t, m2, set)
+	want := expectedChanges(before, after)
+	for _, w := range []string{
+		carHH.ID + "," + carOwner.PersonID + ",vehicle.owned,ineligible,new",
+		deadHH.ID + "," + dead.PersonID + ",member.deceased,adjust,new",
+		bizFlag.HouseholdID + "," + bizFlag.PersonID + ",business.owner,ineligible,cleared",
+	} {
+		if !slices.Contains(want, w) {
+			t.Errorf("the full runs do not show the planted change %s; they show %v", w, want)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "inc")
+	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readChanges(t, filepath.Join(out, "changes.csv"))
+	if !slices.Equal(got, want) {
+		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	s := res.Incremental
+	t.Logf("changes %v; evaluated %d households, %d candidates; unchanged %d households, %d candidates; %d change-set entries", got, len(res.Households), len(res.Candidates), s.UnchangedHouseholds, s.UnchangedCandidates, s.ChangedGroups)
+	if s.EvaluatedAll != "" {
+		t.Fatalf("the incremental run evaluated everything: %s", s.EvaluatedAll)
+	}
+	if s.UnchangedHouseholds == 0 || len(res.Households) == 0 || len(res.Households) > len(before.Households)/5 {
+		t.Fatalf("evaluated %d households, %d unchanged: not proportional to the change", len(res.Households), s.UnchangedHouseholds)
+	}
+	if s.UnchangedHouseholds+len(res.Households) != len(before.Households) {
+		t.Fatalf("unchanged %d + evaluated %d != %d households", s.UnchangedHouseholds, len(res.Households), len(before.Households))
+	}
+	// The evaluated households' flags equal the full run's on the new data.
+	evaluated := map[string]bool{}
+	for _, h := range res.Households {
+		evaluated[h.ID] = true
+	}
+	var wantFlags, gotFlags []string
+	for _, f := range after.Flags {
+		if evaluated[f.HouseholdID] {
+			wantFlags = append(wantFlags, f.HouseholdID+"|"+f.PersonID+"|"+f.RuleID+"|"+string(f.Outcome)+"|"+f.Message)
+		}
+	}
+	for _, f := range res.Flags {
+		if f.HouseholdID != "" {
+			gotFlags = append(gotFlags, f.HouseholdID+"|"+f.PersonID+"|"+f.RuleID+"|"+string(f.Outcome)+"|"+f.Message)
+		}
+	}
+	if !slices.Equal(gotFlags, wantFlags) {
+		t.Fatalf("flags of the evaluated households:\n%s\nwant:\n%s", strings.Join(gotFlags, "\n"), strings.Join(wantFlags, "\n"))
+	}
+
+	// A second incremental run with nothing new reports nothing.
+	out2 := filepath.Join(t.TempDir(), "inc2")
+	res2, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out2, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := readChanges(t, filepath.Join(out2, "changes.csv")); len(c) != 0 || len(res2.Households) != 0 {
+		t.Fatalf("second run: %d changes, %d households evaluated", len(c), len(res2.Households))
+	}
+}
