@@ -24,9 +24,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	asOf := fs.String("as-of", "", "review as of this date (YYYY-MM-DD; default: the manifest's as_of)")
 	mode := fs.String("mode", "full", "review mode: full")
 	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	stop, err := startProfiles(*cpuprofile, *memprofile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if *manifest == "" || *out == "" {
 		fmt.Fprintln(stderr, "hedui run needs --manifest and --out")
 		return errUsage
