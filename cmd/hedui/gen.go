@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hedui/hedui/rules"
@@ -79,7 +82,36 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	printSummary(stdout, res.Summary, out)
-	fmt.Fprintf(stdout, "\nthe generator's planted cases are in %s: compare with %s\n",
-		filepath.Join(data, "truth.csv"), filepath.Join(out, "flags.csv"))
+	return compareTruth(stdout, filepath.Join(data, "truth.csv"), res.Flags)
+}
+
+// compareTruth tells how the run's flags compare with the cases the
+// generator planted: the demo's proof that the engine finds what it should.
+func compareTruth(w io.Writer, truthPath string, flags []rules.Flag) error {
+	f, err := os.Open(truthPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("%s: %w", truthPath, err)
+	}
+	truth := map[string]bool{}
+	for _, r := range rows[1:] {
+		truth[strings.Join(r, ",")] = true
+	}
+	found, extra := 0, 0
+	for _, fl := range flags {
+		if truth[strings.Join([]string{fl.HouseholdID, fl.PersonID, fl.RuleID, string(fl.Outcome)}, ",")] {
+			found++
+		} else {
+			extra++
+		}
+	}
+	fmt.Fprintf(w, "\nplanted cases found: %d of %d; flags that were not planted: %d (see %s)\n", found, len(truth), extra, truthPath)
+	if found != len(truth) || extra != 0 {
+		return fmt.Errorf("the review disagrees with the generator's truth")
+	}
 	return nil
 }
