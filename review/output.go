@@ -191,6 +191,14 @@ func writeOutputs(dir string, cfg Config, res *Result) error {
 		}},
 		{"summary.json", func(p string) error { return writeJSON(p, res.Summary) }},
 	}
+	if src := cfg.Rules.Source(); src != nil {
+		// The rule set's own text, so that what-if runs and later readers
+		// re-evaluate with exactly the set this run used (summary.json has its digest).
+		steps = append(steps, struct {
+			name  string
+			write func(string) error
+		}{"rules.yaml", func(p string) error { return os.WriteFile(p, src, 0o644) }})
+	}
 	// The files are independent: write them side by side.
 	var g errgroup.Group
 	g.SetLimit(max(cfg.Workers, 1))

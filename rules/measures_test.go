@@ -38,3 +38,26 @@ func TestMeasureCountsIncomeLikeIncomeExcess(t *testing.T) {
 		t.Fatal("a region without parameters measured without error")
 	}
 }
+
+func TestSourceReparsesToTheSameSet(t *testing.T) {
+	def, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	county, err := Load("testdata/county.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Set{def, county} {
+		again, err := Parse(s.Source(), "again.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Digest() != s.Digest() {
+			t.Errorf("%s: re-parsed digest %s, want %s", s.Name(), again.Digest(), s.Digest())
+		}
+	}
+	if def.Digest() == county.Digest() {
+		t.Fatal("the county overrides did not change the digest")
+	}
+}

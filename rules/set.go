@@ -123,8 +123,14 @@ type Set struct {
 	paramRefs map[string][]string
 	digest    string
 	canonical []byte
+	source    []byte    // the text Parse read; nil for a set made by Extend
 	pool      sync.Pool // *evaluator
 }
+
+// Source returns the YAML text the set was parsed from, so that a run can
+// keep it and a later what-if re-parse the very same set. It is nil for a
+// set made by Extend.
+func (s *Set) Source() []byte { return s.source }
 
 // Name returns the rule set's name (its `name:` or the file name).
 func (s *Set) Name() string { return s.name }
@@ -171,6 +177,15 @@ func Load(path string) (*Set, error) {
 
 // Parse compiles a rule set from YAML text; name is used in error messages.
 func Parse(data []byte, name string) (*Set, error) {
+	s, err := parse(data, name)
+	if err != nil {
+		return nil, err
+	}
+	s.source = append([]byte(nil), data...)
+	return s, nil
+}
+
+func parse(data []byte, name string) (*Set, error) {
 	d := newDoc(data, name)
 	root, err := d.root(data)
 	if err != nil {
