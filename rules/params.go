@@ -132,3 +132,17 @@ func (t paramTable) merge(o paramTable) {
 		}
 	}
 }
+
+// ParamValues returns every value of the named parameter, in the set's
+// order, or nil for an unknown name: what-if runs enumerate them to replace
+// each one.
+func (s *Set) ParamValues(name string) []ParamValue {
+	vs := s.params[name]
+	out := make([]ParamValue, 0, len(vs))
+	for _, v := range vs {
+		c := *v
+		c.Codes = append([]string(nil), v.Codes...)
+		out = append(out, c)
+	}
+	return out
+}
