@@ -35,6 +35,7 @@ func commands() []command {
 		{"run", "full-base review: match every source to the roster and apply the rules", cmdRun},
 		{"demo", "generate a county under ./demo and review it", cmdDemo},
 		{"rules", "show, lint or test a rule set", cmdRules},
+		{"report", "write report.html and report.xlsx of a run, or a household's 核对报告", cmdReport},
 	}
 }
 

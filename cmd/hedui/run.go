@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hedui/hedui/report"
 	"github.com/hedui/hedui/review"
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
@@ -71,6 +72,11 @@ func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out str
 		Progress: func(e *sources.Entry, pass string, done, total int64) {
 			bar.update(fmt.Sprintf("%s %s (%s)", pass, e.Kind, e.Path), done, total)
 		},
+		// The reports are part of the run: written inside the same
+		// all-or-nothing step as the outputs they summarize.
+		Finish: func(ctx context.Context, dir string, _ *review.Result) error {
+			return report.Write(ctx, dir, report.Options{Rules: set})
+		},
 	})
 }
 
@@ -116,6 +122,7 @@ func printSummary(w io.Writer, s *review.Summary, out string) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\noutputs in %s: flags.parquet, flags.csv, households.parquet, summary.json, quality.json, quarantine/\n", out)
+	fmt.Fprintf(w, "reports: %s (open in a browser), %s (Excel)\n", filepath.Join(out, "report.html"), filepath.Join(out, "report.xlsx"))
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
