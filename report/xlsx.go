@@ -53,7 +53,8 @@ func (r *run) writeXLSX(w io.Writer) error {
 			return fmt.Errorf("sheet %s: %w", t.name, err)
 		}
 	}
-	f.SetActiveSheet(0)
+	// The first sheet is already the active one in a new file; setting it
+	// again would make excelize parse every streamed sheet back.
 	return f.Write(w)
 }
 
