@@ -6,7 +6,7 @@ GO      ?= go
 RACE_PKGS := ./sources/... ./matcher/... ./review/... ./rules/...
 SCALE   ?= city
 
-.PHONY: build demo test bench lint clean
+.PHONY: build demo test bench bench-micro lint clean
 
 build:
 	$(GO) build -o bin/hedui ./cmd/hedui
@@ -19,8 +19,22 @@ test:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(sources|matcher|review|rules)(/|$$)')
 
-# Micro-benchmarks of the hot paths; the end-to-end harness is under bench/.
-bench:
+# `make bench SCALE=county|city|province|N PAIRS=5 [SEED=1] [CPUPROFILE=file]`:
+# the micro-benchmarks, then the end-to-end harness (bench/harness): hedui's
+# full-base review against the same job in DuckDB SQL (bench/duckdb, a module
+# of its own: cgo and DuckDB stay out of hedui's go.mod), on data generated
+# once under bench/data/<scale>-seed<seed>/. Its last line is
+# `wall ratio hedui/duckdb: R (pairs N, scale S)`.
+PAIRS   ?= 5
+SEED    ?= 1
+bench: build bench-micro
+	$(GO) build -o bin/keyscan ./bench/keyscan
+	$(GO) build -o bin/bench-harness ./bench/harness
+	cd bench/duckdb && $(GO) build -o ../../bin/hedui-duckdb .
+	./bin/bench-harness --scale $(SCALE) --seed $(SEED) --pairs $(PAIRS) --data bench/data --bin bin $(if $(CPUPROFILE),--cpuprofile $(CPUPROFILE))
+
+# Micro-benchmarks of the hot paths.
+bench-micro:
 	$(GO) test -run XXX -bench . -benchmem ./sources/... ./matcher/... ./rules/...
 
 lint:

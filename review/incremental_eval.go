@@ -266,3 +266,20 @@ func RecordBaseline(db *store.DB, gens map[uint16]uint32, cat *store.Catalog, se
 		Recorded: time.Now().UTC(), Full: true}
 	return db.RecordRun(run, gens, hist)
 }
+
+// CheckHousehold checks one household from the index alone (intake, 逢进必核):
+// rows are its roster rows as the applicant gives them; it is evaluated in
+// incremental mode (ref_date = the application date) against the live
+// generations of the view, with invalid IDs flagged as in a run.
+func CheckHousehold(v *store.View, set *rules.Set, asOf time.Time, rows []*sources.RosterMember) (*facts.Household, []rules.Flag, error) {
+	h, invalid, err := matcher.AssembleHousehold(v, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := rules.Env{AsOf: asOf, Mode: rules.ModeIncremental, Sources: v.Catalog().Snapshots()}
+	fs, err := set.Evaluate(h, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, append(invalidMemberFlags(invalid), fs...), nil
+}

@@ -23,7 +23,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "", "the run folder to write")
 	rulesFile := fs.String("rules", "", "a rule set YAML file (default: the embedded default rule set)")
 	asOf := fs.String("as-of", "", "review as of this date (YYYY-MM-DD; default: the manifest's as_of)")
-	mode := fs.String("mode", "full", "review mode: full")
+	mode := fs.String("mode", "full", "review mode: full, or incremental (needs --index)")
+	index := fs.String("index", "", "an index folder: a full run records its flags there; an incremental run reads it")
 	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
@@ -39,8 +40,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintln(stderr, "hedui run needs --manifest and --out")
 		return errUsage
 	}
-	if *mode != "full" {
-		return fmt.Errorf("unknown mode %q; supported modes: full (incremental needs the index)", *mode)
+	if *mode != "full" && *mode != "incremental" {
+		return fmt.Errorf("unknown mode %q; supported modes: full, incremental", *mode)
+	}
+	if *mode == "incremental" && *index == "" {
+		return fmt.Errorf("--mode incremental needs --index DIR (build one with hedui index build)")
 	}
 	m, err := loadManifest(*manifest, *asOf)
 	if err != nil {
@@ -49,6 +53,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	set, err := loadRules(*rulesFile)
 	if err != nil {
 		return err
+	}
+	if *index != "" {
+		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, stdout, stderr)
 	}
 	res, err := runReview(ctx, m, set, *out, *workers, stderr)
 	if err != nil {
