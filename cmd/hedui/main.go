@@ -36,6 +36,7 @@ func commands() []command {
 		{"demo", "generate a county under ./demo and review it", cmdDemo},
 		{"rules", "show, lint or test a rule set", cmdRules},
 		{"report", "write report.html and report.xlsx of a run, or a household's 核对报告", cmdReport},
+		{"whatif", "re-evaluate a run under changed parameters (--set, --sweep): changes, eligibility, benefits", cmdWhatif},
 		{"index", "build or update the index of every source (for incremental runs and checks)", cmdIndex},
 		{"check", "check one household from the index (intake, 逢进必核)", cmdCheck},
 	}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/hedui/hedui/review"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/store"
+)
+
+func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "build" && args[0] != "update") {
+		fmt.Fprintln(stderr, "usage: hedui index build|update --manifest FILE --index DIR [--workers N]")
+		return errUsage
+	}
+	sub := args[0]
+	fs := newFlags("index "+sub, stderr)
+	manifest := fs.String("manifest", "", "the sources manifest (sources.yaml)")
+	dir := fs.String("index", "", "the index folder")
+	workers := fs.Int("workers", 0, "row groups decoded at once (default: every core)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *manifest == "" || *dir == "" {
+		fmt.Fprintf(stderr, "hedui index %s needs --manifest and --index\n", sub)
+		return errUsage
+	}
+	m, err := loadManifest(*manifest, "")
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(*dir, store.Options{Logger: indexLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	if sub == "build" && len(cat.Sources) > 0 {
+		return fmt.Errorf("index %s already holds %d sources; use hedui index update", *dir, len(cat.Sources))
+	}
+	if sub == "update" && len(cat.Sources) == 0 {
+		return fmt.Errorf("index %s is empty; use hedui index build", *dir)
+	}
+	ups, err := updateIndex(ctx, db, m, *workers, stderr)
+	if err != nil {
+		return err
+	}
+	printUpdates(stdout, ups)
+	return nil
+}
+
+// updateIndex brings the index in line with the manifest, with a progress bar.
+func updateIndex(ctx context.Context, db *store.DB, m *sources.Manifest, workers int, stderr io.Writer) ([]store.SourceUpdate, error) {
+	bar := newProgress(stderr)
+	defer bar.close()
+	return db.Update(ctx, m, store.UpdateOptions{Workers: workers, CacheDir: filepath.Join(filepath.Dir(m.Path), ".hedui-cache"),
+		Progress: func(e *sources.Entry, done, total int64) {
+			bar.update(fmt.Sprintf("index %s (%s)", e.Kind, e.Path), done, total)
+		}})
+}
+
+func indexLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func printUpdates(w io.Writer, ups []store.SourceUpdate) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "kind\tpath\tsnapshot\taction\tgeneration\trows\tchanged\tseconds")
+	for _, u := range ups {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\n", u.Kind, u.Path, u.Snapshot, u.Action, u.Gen, u.Rows, u.Changed, u.Seconds)
+	}
+	tw.Flush()
+}
+
+// runWithIndex is `hedui run --index DIR`: a full run records its flags in
+// the index as the baseline; an incremental run evaluates only what changed.
+func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode, dir, out string, workers int, stdout, stderr io.Writer) error {
+	db, err := store.Open(dir, store.Options{Logger: indexLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if mode == "incremental" {
+		bar := newProgress(stderr)
+		res, err := review.RunIncremental(ctx, review.IncrementalConfig{Manifest: m, Rules: set, Index: db, Out: out, Workers: workers,
+			CacheDir: filepath.Join(filepath.Dir(m.Path), ".hedui-cache"), Logger: indexLogger(stderr),
+			Progress: func(e *sources.Entry, done, total int64) {
+				bar.update(fmt.Sprintf("index %s (%s)", e.Kind, e.Path), done, total)
+			}})
+		bar.close()
+		if err != nil {
+			return err
+		}
+		s := res.Incremental
+		fmt.Fprintf(stdout, "incremental run against run %d: evaluated %d households and %d candidates; %d households and %d candidates unchanged\n",
+			s.BaselineRun, len(res.Households), len(res.Candidates), s.UnchangedHouseholds, s.UnchangedCandidates)
+		if s.EvaluatedAll != "" {
+			fmt.Fprintf(stdout, "every household was evaluated: %s\n", s.EvaluatedAll)
+		}
+		fmt.Fprintf(stdout, "%d new flags, %d cleared, %d households left the roster\noutputs in %s: changes.csv, flags.parquet, flags.csv, households.parquet, summary.json, quality.json\n",
+			s.NewFlags, s.ClearedFlags, s.RemovedHouseholds, out)
+		return nil
+	}
+	if _, err := updateIndex(ctx, db, m, workers, stderr); err != nil {
+		return err
+	}
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	res, err := runReview(ctx, m, set, out, workers, stderr)
+	if err != nil {
+		return err
+	}
+	if err := review.RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, res); err != nil {
+		return fmt.Errorf("record the run in the index: %w", err)
+	}
+	printSummary(stdout, res.Summary, out)
+	fmt.Fprintf(stdout, "flags recorded in the index %s as the baseline of incremental runs\n", dir)
+	return nil
+}

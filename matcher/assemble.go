@@ -1,0 +1,281 @@
+package matcher
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// Indexed is a record with its place in a scan of the manifest: the source
+// entry's position (manifest order) and the row's ordinal within the entry
+// (files sorted, rows in file order). Sorting by (Source, Seq) gives the
+// order in which Match attaches records.
+type Indexed struct {
+	Source int
+	Seq    uint32
+	Rec    sources.Record
+}
+
+// Index answers the lookups that assemble a household's facts without
+// scanning the sources. Every call returns fresh records that the caller may
+// change, sorted by (Source, Seq).
+type Index interface {
+	// Records returns the source records (roster excluded) whose key is key;
+	// kind "" means every kind.
+	Records(key personid.Key, kind sources.Kind) ([]Indexed, error)
+	// NameDOBRecords returns the source records without a valid ID whose
+	// name, birth date and region hash to h (see NameDOBKey).
+	NameDOBRecords(h uint64) ([]Indexed, error)
+	// HukouRows returns the police rows whose hukou number hashes to h
+	// (xxhash64 of the canonical hukou_no), invalid IDs included.
+	HukouRows(h uint64) ([]Indexed, error)
+	// RosterRows returns the roster rows of person key, in roster order.
+	RosterRows(key personid.Key) ([]*sources.RosterMember, error)
+	// RosterNameDOB returns the roster persons whose first roster row hashes
+	// to h.
+	RosterNameDOB(h uint64) ([]personid.Key, error)
+}
+
+// NameDOBKey hashes name + birth date + region as Match does for the weak
+// match of rows without a valid ID; 0 means one of the three is missing.
+func NameDOBKey(name string, birth time.Time, region string) uint64 {
+	return nameDOBKey(name, birth, region)
+}
+
+// HukouHash is the hash under which Match and the index group police rows
+// by hukou number.
+func HukouHash(hukouNo string) uint64 { return xxhash.Sum64String(hukouNo) }
+
+// AssembleHousehold builds the facts of one household from its roster rows
+// (in roster order) and an index, exactly as Match builds them when the
+// household is on the manifest's roster. Rows with an invalid ID become
+// members without records and are returned as InvalidMembers.
+func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household, []InvalidMember, error) {
+	if len(rows) == 0 {
+		return nil, nil, fmt.Errorf("assemble: a household needs at least one roster row")
+	}
+	h := &facts.Household{ID: rows[0].HouseholdID}
+	var invalid []InvalidMember
+	for _, rm := range rows {
+		if len(h.Members) == 0 || (rm.Relation == "head" && h.Members[0].Relation != "head") {
+			setHouseholdFields(h, rm)
+		}
+		p := personid.Parse(rm.PersonID)
+		m := &facts.Member{Key: p.Key, PersonID: rm.PersonID, Name: rm.Name, Relation: rm.Relation,
+			RelativeFiled: rm.RelativeFiled, Roster: rm}
+		if p.Reason != personid.ReasonNone {
+			m.Key = 0
+			invalid = append(invalid, InvalidMember{HouseholdID: rm.HouseholdID, Raw: rm.PersonID, Reason: p.Reason, File: rm.File, Row: rm.Row})
+		}
+		h.Members = append(h.Members, m)
+	}
+	for _, m := range h.Members {
+		if m.Key == 0 {
+			continue
+		}
+		if err := memberRecords(ix, h, m); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, m := range h.Members {
+		if m.Key == 0 {
+			continue
+		}
+		if err := memberHousemates(ix, h, m); err != nil {
+			return nil, nil, err
+		}
+	}
+	return h, invalid, nil
+}
+
+// memberRecords attaches m's records by ID and, when m's name + birth date
+// + region is unambiguous, the records without a valid ID that carry them;
+// and fills OtherHouseholds.
+func memberRecords(ix Index, h *facts.Household, m *facts.Member) error {
+	roster, err := ix.RosterRows(m.Key)
+	if err != nil {
+		return err
+	}
+	first := m.Roster
+	if len(roster) > 0 {
+		first = roster[0]
+	}
+	for _, rm := range roster {
+		if rm.HouseholdID != h.ID && !contains(m.OtherHouseholds, rm.HouseholdID) {
+			m.OtherHouseholds = append(m.OtherHouseholds, rm.HouseholdID)
+		}
+	}
+	recs, err := ix.Records(m.Key, "")
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		r.Rec.Base().Match = sources.MatchID
+	}
+	by, bm, bd := m.Key.BirthDate()
+	nd := nameDOBKey(first.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), first.Region)
+	if nd != 0 {
+		ok, err := unambiguous(ix, h, m.Key, nd)
+		if err != nil {
+			return err
+		}
+		if ok {
+			weak, err := ix.NameDOBRecords(nd)
+			if err != nil {
+				return err
+			}
+			for _, r := range weak {
+				r.Rec.Base().Match = sources.MatchNameDOB
+			}
+			recs = mergeIndexed(recs, weak)
+		}
+	}
+	for _, r := range recs {
+		m.Add(r.Rec)
+	}
+	return nil
+}
+
+// unambiguous reports whether key is the only person under name + birth
+// date hash nd, among the roster and this household's members.
+func unambiguous(ix Index, h *facts.Household, key personid.Key, nd uint64) (bool, error) {
+	keys, err := ix.RosterNameDOB(nd)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if k != key {
+			return false, nil
+		}
+	}
+	for _, o := range h.Members {
+		if o.Key == 0 || o.Key == key || slices.Contains(keys, o.Key) {
+			continue
+		}
+		// A member the roster does not know yet (a household checked at intake).
+		rs, err := ix.RosterRows(o.Key)
+		if err != nil {
+			return false, err
+		}
+		if len(rs) > 0 {
+			continue
+		}
+		by, bm, bd := o.Key.BirthDate()
+		if nameDOBKey(o.Roster.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), o.Roster.Region) == nd {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func mergeIndexed(a, b []Indexed) []Indexed {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(append(make([]Indexed, 0, len(a)+len(b)), a...), b...)
+	slices.SortStableFunc(out, func(x, y Indexed) int {
+		if x.Source != y.Source {
+			return x.Source - y.Source
+		}
+		switch {
+		case x.Seq < y.Seq:
+			return -1
+		case x.Seq > y.Seq:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// memberHousemates finds the people on m's hukous (from m's police rows
+// matched by ID) who are not on m's household, with their staff records.
+func memberHousemates(ix Index, h *facts.Household, m *facts.Member) error {
+	var hashes []uint64
+	for _, p := range m.Police {
+		if p.HukouNo == "" || p.Match != sources.MatchID {
+			continue
+		}
+		if hh := HukouHash(p.HukouNo); !slices.Contains(hashes, hh) {
+			hashes = append(hashes, hh)
+		}
+	}
+	var rows []Indexed
+	for _, hh := range hashes {
+		rs, err := ix.HukouRows(hh)
+		if err != nil {
+			return err
+		}
+		rows = mergeIndexed(rows, rs)
+	}
+	for _, r := range rows {
+		p := r.Rec.(*sources.Police)
+		if onHouseholdOf(h, p.Key) {
+			continue
+		}
+		p.Match = sources.MatchID
+		mate := &facts.Housemate{Police: p}
+		if p.Key != 0 {
+			staff, err := ix.Records(p.Key, sources.KindStaff)
+			if err != nil {
+				return err
+			}
+			for _, s := range staff {
+				s.Rec.Base().Match = sources.MatchID
+				mate.Staff = append(mate.Staff, s.Rec.(*sources.Staff))
+			}
+		}
+		m.Housemates = append(m.Housemates, mate)
+	}
+	return nil
+}
+
+func onHouseholdOf(h *facts.Household, key personid.Key) bool {
+	if key == 0 {
+		return false
+	}
+	for _, m := range h.Members {
+		if m.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// AssembleCandidate builds the facts of an omission candidate: a person
+// with a poverty or disability record by ID who is on no roster household.
+// It returns nil when key is not such a person.
+func AssembleCandidate(ix Index, key personid.Key) (*facts.Household, error) {
+	roster, err := ix.RosterRows(key)
+	if err != nil || len(roster) > 0 {
+		return nil, err
+	}
+	recs, err := ix.Records(key, "")
+	if err != nil {
+		return nil, err
+	}
+	var m *facts.Member
+	for _, r := range recs {
+		if k := r.Rec.Base().Kind; k == sources.KindPoverty || k == sources.KindDisability {
+			o := r.Rec.Base()
+			m = &facts.Member{Key: key, PersonID: o.PersonID, Name: o.Name}
+			break
+		}
+	}
+	if m == nil {
+		return nil, nil
+	}
+	for _, r := range recs {
+		r.Rec.Base().Match = sources.MatchID
+		m.Add(r.Rec)
+	}
+	h := &facts.Household{Candidate: true, Members: []*facts.Member{m}}
+	fillCandidate(h)
+	return h, nil
+}

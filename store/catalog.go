@@ -1,0 +1,151 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/sources"
+)
+
+const catalogVersion = 1
+
+var catalogKey = []byte{kindMeta, 'c', 'a', 't'}
+
+// Catalog is the index's table of contents, one small JSON value. Flipping
+// a source's generation is one transaction that rewrites it.
+type Catalog struct {
+	Version int      `json:"version"`
+	NextGen uint32   `json:"next_gen"`
+	NextSrc uint16   `json:"next_src"`
+	Sources []Source `json:"sources"` // in manifest order (the roster first)
+}
+
+// Source is one manifest entry as indexed.
+type Source struct {
+	ID       uint16       `json:"id"`
+	Kind     sources.Kind `json:"kind"`
+	Path     string       `json:"path"`     // as written in the manifest
+	Snapshot time.Time    `json:"snapshot"` // of the live generation
+	// Fingerprint digests the entry's settings and its files' names, sizes
+	// and modification times: a changed fingerprint means a rebuild.
+	Fingerprint string   `json:"fingerprint"`
+	Files       []string `json:"files"` // of the live generation, relative to the manifest folder
+	// Entry is the manifest entry of the live generation.
+	Entry   EntryInfo        `json:"entry"`
+	Quality *sources.Quality `json:"quality"` // rows, valid keys, quarantined by reason
+	Gen     uint32           `json:"gen"`     // live generation; 0 = none yet
+	Pending uint32           `json:"pending"` // generation being written; left over if a writer died
+	Garbage []uint32         `json:"garbage"` // replaced generations still to delete
+	// Chain lists the committed generations, oldest first; each has a change
+	// set against the one before, kept until no run needs it.
+	Chain []GenInfo `json:"chain"`
+	// Combos lists the (region, area, assistance) triples of roster
+	// households (roster only), for the staleness probe of incremental runs.
+	Combos [][3]string `json:"combos,omitempty"`
+}
+
+// EntryInfo is the part of a manifest entry that says how files are read.
+type EntryInfo struct {
+	Columns  map[string]string            `json:"columns,omitempty"`
+	Formats  map[string]string            `json:"formats,omitempty"`
+	Units    map[string]string            `json:"units,omitempty"`
+	Values   map[string]map[string]string `json:"values,omitempty"`
+	Encoding string                       `json:"encoding,omitempty"`
+}
+
+// GenInfo is one committed generation of a source.
+type GenInfo struct {
+	Gen      uint32    `json:"gen"`
+	Snapshot time.Time `json:"snapshot"`
+	// Full marks the first generation of a source: everything is new and
+	// no change set is written.
+	Full bool `json:"full,omitempty"`
+	// Changed counts the groups of the change set (persons, hashes, households).
+	Changed int64     `json:"changed"`
+	Built   time.Time `json:"built"`
+}
+
+func readCatalog(txn *badger.Txn) (*Catalog, error) {
+	item, err := txn.Get(catalogKey)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return &Catalog{Version: catalogVersion, NextGen: 1, NextSrc: 1}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Catalog{}
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, c) }); err != nil {
+		return nil, fmt.Errorf("index catalog: %w", err)
+	}
+	if c.Version != catalogVersion {
+		return nil, fmt.Errorf("index catalog version %d; this hedui reads version %d: rebuild the index", c.Version, catalogVersion)
+	}
+	return c, nil
+}
+
+func writeCatalog(txn *badger.Txn, c *Catalog) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return txn.Set(catalogKey, b)
+}
+
+// source returns the catalog's source of kind and path, or nil.
+func (c *Catalog) source(kind sources.Kind, path string) *Source {
+	for i := range c.Sources {
+		if c.Sources[i].Kind == kind && c.Sources[i].Path == path {
+			return &c.Sources[i]
+		}
+	}
+	return nil
+}
+
+func (c *Catalog) byID(id uint16) *Source {
+	for i := range c.Sources {
+		if c.Sources[i].ID == id {
+			return &c.Sources[i]
+		}
+	}
+	return nil
+}
+
+// Roster returns the live roster source, or nil.
+func (c *Catalog) Roster() *Source {
+	for i := range c.Sources {
+		if c.Sources[i].Kind == sources.KindRoster && c.Sources[i].Live() {
+			return &c.Sources[i]
+		}
+	}
+	return nil
+}
+
+// Snapshots gives per source kind present the oldest snapshot among its
+// live sources, as matcher.Result.Snapshots does (the roster excluded).
+func (c *Catalog) Snapshots() map[sources.Kind]time.Time {
+	out := map[sources.Kind]time.Time{}
+	for _, s := range c.Sources {
+		if !s.Live() || s.Kind == sources.KindRoster {
+			continue
+		}
+		if old, ok := out[s.Kind]; !ok || s.Snapshot.Before(old) {
+			out[s.Kind] = s.Snapshot
+		}
+	}
+	return out
+}
+
+// Gens maps each live source to its generation.
+func (c *Catalog) Gens() map[uint16]uint32 {
+	out := map[uint16]uint32{}
+	for _, s := range c.Sources {
+		if s.Gen != 0 {
+			out[s.ID] = s.Gen
+		}
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/synth"
+)
+
+const crashEnv = "HEDUI_STORE_CRASH_CHILD" // index folder and manifest, tab-separated
+
+func TestMain(m *testing.M) {
+	if arg := os.Getenv(crashEnv); arg != "" {
+		os.Exit(crashChild(arg))
+	}
+	code := m.Run()
+	for _, d := range tempRegions {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+// crashChild runs one index update and exits; the parent kills it midway.
+func crashChild(arg string) int {
+	var dir, manifest string
+	fmt.Sscanf(arg, "%s\t%s", &dir, &manifest)
+	m, err := sources.LoadManifest(manifest)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	if _, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 5
+	}
+	if err := db.Close(); err != nil {
+		return 6
+	}
+	return 0
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+var tempRegions []string
+
+// regions generates two small regions with the same layout and different
+// content (seeds 1 and 2), once per test binary.
+var regions = sync.OnceValues(func() ([2]string, error) {
+	var out [2]string
+	for i := range out {
+		dir, err := os.MkdirTemp("", "hedui-store-test-")
+		if err != nil {
+			return out, err
+		}
+		tempRegions = append(tempRegions, dir)
+		if _, err := synth.Generate(context.Background(), synth.Config{Out: dir, Seed: int64(i + 1), Residents: 6000, Households: 500,
+			AsOf: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+			return out, err
+		}
+		out[i] = filepath.Join(dir, "sources.yaml")
+	}
+	return out, nil
+})
+
+// contents digests, per source, the live generation's records: the sum of
+// the record digests and their count.
+func contents(t *testing.T, db *DB) map[string][2]uint64 {
+	t.Helper()
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]uint64{}
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		for _, s := range cat.Sources {
+			var sum, n uint64
+			for _, k := range []byte{kindRecord, kindNameDOB} {
+				p := genPrefix(k, s.ID, s.Gen)
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+				for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+					it.Item().Value(func(v []byte) error { sum += valueDigest(v); return nil })
+					n++
+				}
+				it.Close()
+			}
+			out[string(s.Kind)+" "+s.Path] = [2]uint64{sum, n}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkConsistent asserts that nothing of a dead writer is left: no pending
+// or garbage generation, no key of a generation that is not live (or, for
+// change sets, not in the chain), and row counts that match the catalog.
+func checkConsistent(t *testing.T, db *DB) {
+	t.Helper()
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[uint16]uint32{}
+	chain := map[[2]uint64]bool{}
+	for _, s := range cat.Sources {
+		if s.Pending != 0 || len(s.Garbage) > 0 {
+			t.Fatalf("source %s %s: pending %d, garbage %v after reopen", s.Kind, s.Path, s.Pending, s.Garbage)
+		}
+		live[s.ID] = s.Gen
+		for _, g := range s.Chain {
+			chain[[2]uint64{uint64(s.ID), uint64(g.Gen)}] = true
+		}
+	}
+	rows := map[uint16]int64{}
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			switch k[0] {
+			case kindRecord, kindNameDOB, kindHukou, kindHouse, kindRosterN, kindChange:
+			default:
+				continue
+			}
+			src, gen := binary.BigEndian.Uint16(k[1:]), binary.BigEndian.Uint32(k[3:])
+			if k[0] == kindChange {
+				if !chain[[2]uint64{uint64(src), uint64(gen)}] {
+					t.Fatalf("change set of source %d generation %d, which is not in the chain", src, gen)
+				}
+				continue
+			}
+			if live[src] != gen {
+				t.Fatalf("key kind %c of source %d generation %d; the live generation is %d", k[0], src, gen, live[src])
+			}
+			if k[0] == kindRecord || k[0] == kindNameDOB {
+				rows[src]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cat.Sources {
+		want := s.Quality.Rows - s.Quality.Quarantined["value"]
+		if rows[s.ID] != want {
+			t.Fatalf("source %s %s: %d records indexed, catalog says %d rows", s.Kind, s.Path, rows[s.ID], want)
+		}
+	}
+}
+
+func update(t *testing.T, dir, manifest string) {
+	t.Helper()
+	m, err := sources.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshotOf(t *testing.T, dir string) map[string][2]uint64 {
+	t.Helper()
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkConsistent(t, db)
+	return contents(t, db)
+}
+
+// TestUpdateSurvivesKills kills `index update` in a child process at random
+// moments; every reopen must show each source whole at its old or its new
+// generation, and the next update must complete.
+func TestUpdateSurvivesKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	man, err := regions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "index")
+	start := time.Now()
+	update(t, dir, man[0])
+	a := snapshotOf(t, dir)
+	update(t, dir, man[1])
+	b := snapshotOf(t, dir)
+	full := time.Since(start) / 2
+	differ := 0
+	for k := range a {
+		if a[k] != b[k] {
+			differ++
+		}
+	}
+	if differ < 3 {
+		t.Fatalf("only %d sources differ between the two regions", differ)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	kills, mixed := 0, 0
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; i < 40 && (i < 20 || time.Now().Before(deadline)); i++ {
+		target := man[i%2] // the index is at the other region now
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir+"\t"+target)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The child needs some startup time before it writes anything.
+		time.Sleep(30*time.Millisecond + time.Duration(r.Int64N(int64(full)+1)))
+		cmd.Process.Kill()
+		if err := cmd.Wait(); err == nil {
+			t.Logf("kill %d: the update finished first", i)
+		} else {
+			kills++
+		}
+		got := snapshotOf(t, dir)
+		fromA, fromB := 0, 0
+		for k, v := range got {
+			switch v {
+			case a[k]:
+				fromA++
+			case b[k]:
+				fromB++
+			default:
+				t.Fatalf("kill %d: source %s is neither the old nor the new generation (%v; old %v, new %v)", i, k, v, a[k], b[k])
+			}
+		}
+		if fromA > 0 && fromB > 0 {
+			mixed++ // sources are swapped one at a time: some old, some new
+		}
+		update(t, dir, target)
+		if i%4 != 3 {
+			continue // the next kill's reopen checks consistency anyway
+		}
+		want := map[bool]map[string][2]uint64{true: a, false: b}[i%2 == 0]
+		if got := snapshotOf(t, dir); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("kill %d: after the next update the index is not the target region", i)
+		}
+	}
+	if kills < 20 {
+		t.Fatalf("only %d of the updates were killed midway", kills)
+	}
+	t.Logf("%d kills, %d left some sources old and some new; one update takes %v", kills, mixed, full)
+}

@@ -1,0 +1,66 @@
+// Package store is hedui's on-disk index of every source (badger): each
+// person's canonical records per source, so that an applicant is checked
+// in milliseconds (逢进必核) and, after a department ships a new snapshot,
+// only the households it touches are re-evaluated.
+//
+// # Sources and generations
+//
+// A source is one manifest entry (the roster included), named by kind and
+// path as written. Its rows live under a generation number; the catalog (one
+// small JSON value under key "Mcat") says which generation of each source is
+// live, with its snapshot date, manifest settings, file list, fingerprint
+// (settings + file names, sizes, modification times) and data-quality counts.
+//
+// # Key layout
+//
+// Every key starts with a kind byte, then the source ID (2 bytes) and the
+// generation (4 bytes), big-endian, so that one generation of one source is
+// one key prefix:
+//
+//	R src gen personKey(8) seq(4)      → value       rows with a valid ID
+//	N src gen nameDOBHash(8) seq(4)    → value       rows without one (hash 0: no name/DOB/region)
+//	H src gen hukouHash(8) seq(4)      → key(8) value  police rows by hukou (the housemate index)
+//	D src gen householdID 0x00 seq(4)  → key(8) value  roster rows by household
+//	A src gen nameDOBHash(8) key(8)    → seq(4)      roster persons by their first row's name+DOB+region
+//	X src gen sub group                → empty       change set: groups that differ from the previous generation
+//	F scope                            → flags       run history (scope H<household> or C<person>)
+//	G run(4) scope                     → flags       a run's history not yet copied into F
+//	Mcat, Mrun                         → JSON        catalog, last run record
+//
+// seq is the row's ordinal within the entry (files sorted, rows in file
+// order), so a prefix scan returns records in the order the matcher attaches
+// them. The person key is personid.Key (the 17 digits as a uint64).
+//
+// # Values
+//
+// A record value is a hand-written encoding driven by sources.SchemaOf(kind):
+// an 8-byte xxhash digest of the person key and body, the file index and
+// row number as uvarints, then the body: the person ID (implied by the key,
+// or raw when invalid) and every schema column in order (strings and dates
+// as uvarints, floats as 8 bytes, ints zigzag, bools one byte). The digest
+// covers content, not position: a row that only moved keeps its digest.
+//
+// # Atomic update
+//
+// Update reads an entry whose fingerprint changed into a new generation
+// (WriteBatch, bounded memory), writes the change set by merging the old and
+// new generations prefix by prefix (per person, name+DOB hash, hukou,
+// household: a group changed when its multiset of digests differs), syncs,
+// and flips the catalog in one small transaction (live = new, old listed as
+// garbage). The catalog marks the new generation pending before writing. A
+// kill at any moment therefore leaves the old generation live (and Open
+// drops the pending one) or the new one live (and Open drops the old one);
+// readers only ever read the live generation. Sources are swapped one at a
+// time: after a kill some sources may be new and others old, each whole.
+//
+// # Run history
+//
+// RecordRun writes a run's flags per scope under G, commits the run record
+// (Mrun: as-of, rule-set digest, the generation of each source it read,
+// snapshots) in one transaction, then copies G into F; Open finishes a copy
+// a kill interrupted. An incremental run reads the change sets of every
+// generation after the recorded one, so its cost follows the change.
+// Change sets a recorded run has read are dropped.
+//
+// One process at a time may open an index (badger locks the folder).
+package store

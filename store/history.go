@@ -1,0 +1,309 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/sources"
+)
+
+var runKey = []byte{kindMeta, 'r', 'u', 'n'}
+
+// Run is the record of the last review recorded in the index: what it saw,
+// so that the next incremental run knows what changed since.
+type Run struct {
+	Seq           uint32                     `json:"seq"`
+	Mode          string                     `json:"mode"` // full or incremental
+	AsOf          time.Time                  `json:"as_of"`
+	RuleSetDigest string                     `json:"rule_set_digest"`
+	Gens          map[string]uint32          `json:"gens"` // source ID → generation the run read
+	Snapshots     map[sources.Kind]time.Time `json:"snapshots"`
+	Recorded      time.Time                  `json:"recorded"`
+	// Full says the run's history replaces all earlier history; otherwise
+	// it replaces only the scopes it names.
+	Full bool `json:"full"`
+	// Applied is false between the commit of the run and the copy of its
+	// history into place; Open finishes the copy.
+	Applied bool `json:"applied"`
+}
+
+// GenOf returns the generation the run read of source id (0: none).
+func (r *Run) GenOf(id uint16) uint32 { return r.Gens[strconv.Itoa(int(id))] }
+
+// FlagID is what the history keeps of a flag: enough to tell a new flag from
+// one already reported, and one that cleared.
+type FlagID struct {
+	PersonID string `json:"person_id"`
+	RuleID   string `json:"rule_id"`
+	Outcome  string `json:"outcome"`
+}
+
+// HouseholdScope and CandidateScope name a history entry.
+func HouseholdScope(id string) string       { return "H" + id }
+func CandidateScope(personID string) string { return "C" + personID }
+
+// LastRun returns the last run recorded, or nil.
+func (db *DB) LastRun() (*Run, error) {
+	var r *Run
+	err := db.bdb.View(func(txn *badger.Txn) (err error) {
+		r, err = readRun(txn)
+		return err
+	})
+	return r, err
+}
+
+func readRun(txn *badger.Txn) (*Run, error) {
+	item, err := txn.Get(runKey)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{}
+	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, r) }); err != nil {
+		return nil, fmt.Errorf("index run record: %w", err)
+	}
+	return r, nil
+}
+
+// History returns the flags the last run recorded for scope, and whether
+// the scope has an entry.
+func (v *View) History(scope string) ([]FlagID, bool, error) {
+	item, err := v.txn.Get(append([]byte{kindHistory}, scope...))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var out []FlagID
+	err = item.Value(func(val []byte) (err error) {
+		out, err = decodeFlags(val)
+		return err
+	})
+	return out, true, err
+}
+
+// LastRun returns the run record as of the view.
+func (v *View) LastRun() (*Run, error) { return readRun(v.txn) }
+
+// HistoryScopes calls fn with every scope of the history.
+func (v *View) HistoryScopes(fn func(scope string) error) error {
+	prefix := []byte{kindHistory}
+	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if err := fn(string(it.Item().Key()[1:])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordRun stores a run's flags as the history the next incremental run
+// compares with. With run.Full the history is replaced; otherwise each scope
+// in flags is replaced (a nil list removes the scope). gens are the
+// generations the run read (View.Catalog().Gens()).
+//
+// The history is written aside, the run record committed in one small
+// transaction, then the history copied into place; a kill before the commit
+// leaves the old history, after it Open finishes the copy.
+func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]FlagID) error {
+	last, err := db.LastRun()
+	if err != nil {
+		return err
+	}
+	run.Seq = 1
+	if last != nil {
+		run.Seq = last.Seq + 1
+	}
+	run.Gens = map[string]uint32{}
+	for id, g := range gens {
+		run.Gens[strconv.Itoa(int(id))] = g
+	}
+	run.Applied = false
+	if err := db.dropPrefixIfAny([]byte{kindPending}); err != nil {
+		return err
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for scope, fs := range flags {
+		k := binary.BigEndian.AppendUint32([]byte{kindPending}, run.Seq)
+		k = append(k, scope...)
+		val := []byte{0xff}
+		if fs != nil {
+			val = encodeFlags(fs)
+		}
+		if err := wb.Set(k, val); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if err := db.bdb.Sync(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		return err
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(runKey, b) }); err != nil {
+		return err
+	}
+	return db.applyRun(&run)
+}
+
+// applyRun copies a committed run's pending history into place, drops the
+// change sets no later run needs, and marks the run applied.
+func (db *DB) applyRun(run *Run) error {
+	if run.Full {
+		if err := db.dropPrefixIfAny([]byte{kindHistory}); err != nil {
+			return err
+		}
+	}
+	prefix := binary.BigEndian.AppendUint32([]byte{kindPending}, run.Seq)
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			k := append([]byte{kindHistory}, item.Key()[len(prefix):]...)
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(val) == 1 && val[0] == 0xff {
+				err = wb.Delete(k)
+			} else {
+				err = wb.Set(k, val)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if err := db.pruneChanges(run); err != nil {
+		return err
+	}
+	run.Applied = true
+	b, err := json.Marshal(run)
+	if err != nil {
+		return err
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(runKey, b) }); err != nil {
+		return err
+	}
+	return db.dropPrefixIfAny([]byte{kindPending})
+}
+
+// pruneChanges drops the change sets of generations the run already read.
+func (db *DB) pruneChanges(run *Run) error {
+	var prefixes [][]byte
+	drop := map[uint16][]uint32{}
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	for _, s := range cat.Sources {
+		seen := run.GenOf(s.ID)
+		for _, g := range s.Chain {
+			if seen != 0 && g.Gen <= seen {
+				prefixes = append(prefixes, genPrefix(kindChange, s.ID, g.Gen))
+				drop[s.ID] = append(drop[s.ID], g.Gen)
+			}
+		}
+	}
+	if len(prefixes) == 0 {
+		return nil
+	}
+	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+		return err
+	}
+	return db.editCatalog(func(c *Catalog) error {
+		for i := range c.Sources {
+			s := &c.Sources[i]
+			var keep []GenInfo
+			for _, g := range s.Chain {
+				if d := drop[s.ID]; len(d) > 0 && g.Gen <= d[len(d)-1] && g.Gen != s.Gen {
+					continue
+				}
+				keep = append(keep, g)
+			}
+			s.Chain = keep
+		}
+		return nil
+	})
+}
+
+// recoverHistory finishes a run whose history copy a kill interrupted and
+// drops history written for a run that never committed.
+func (db *DB) recoverHistory() error {
+	run, err := db.LastRun()
+	if err != nil {
+		return err
+	}
+	if run != nil && !run.Applied {
+		return db.applyRun(run)
+	}
+	return db.dropPrefixIfAny([]byte{kindPending})
+}
+
+// dropPrefixIfAny drops prefix when a key has it (DropPrefix stalls writes
+// and flushes memtables, so it is skipped when there is nothing to drop).
+func (db *DB) dropPrefixIfAny(prefix []byte) error {
+	any := false
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		it.Seek(prefix)
+		any = it.ValidForPrefix(prefix)
+		return nil
+	})
+	if err != nil || !any {
+		return err
+	}
+	return db.bdb.DropPrefix(prefix)
+}
+
+func encodeFlags(fs []FlagID) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(fs)))
+	for _, f := range fs {
+		b = appendString(b, f.PersonID)
+		b = appendString(b, f.RuleID)
+		b = appendString(b, f.Outcome)
+	}
+	return b
+}
+
+func decodeFlags(b []byte) ([]FlagID, error) {
+	d := decoder{b: b}
+	n := d.uvarint()
+	if n > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	out := make([]FlagID, 0, n)
+	for i := uint64(0); i < n; i++ {
+		out = append(out, FlagID{PersonID: d.string(), RuleID: d.string(), Outcome: d.string()})
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.err = errCorrupt
+	}
+	return out, d.err
+}

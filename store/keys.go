@@ -1,0 +1,76 @@
+package store
+
+import "encoding/binary"
+
+// Key kinds: the first byte of every badger key.
+const (
+	kindMeta    = 'M' // M name → JSON: the catalog, the run meta
+	kindRecord  = 'R' // R src gen personKey seq → record value (rows with a valid ID)
+	kindNameDOB = 'N' // N src gen nameDOBHash seq → record value (rows without a valid ID)
+	kindHukou   = 'H' // H src gen hukouHash seq → personKey(8) | record value (police rows)
+	kindHouse   = 'D' // D src gen householdID seq → record value (roster rows, by household)
+	kindRosterN = 'A' // A src gen nameDOBHash personKey → seq(4): a roster person's first row's name+DOB+region
+	kindChange  = 'X' // X src gen sub group → empty: what generation gen changed against the one before
+	kindHistory = 'F' // F scope id → flags of the last run (scope H household, C candidate)
+	kindPending = 'G' // G run(4) scope id → flags of a run not yet applied to F; tombstone = 0xff
+)
+
+// Change subkinds: which group of a generation differs from the previous one.
+const (
+	changePerson    = 'p' // person key: the person's records of this source
+	changeNameDOB   = 'n' // name+DOB hash: records without a valid ID
+	changeHukou     = 'h' // hukou hash: the police rows on that hukou
+	changeHousehold = 'd' // household ID: the household's roster rows
+	changeRosterN   = 'a' // name+DOB hash: the roster persons carrying it
+)
+
+const genPrefixLen = 1 + 2 + 4
+
+// genPrefix is kind | src | gen: everything one generation of one source
+// wrote under that kind.
+func genPrefix(kind byte, src uint16, gen uint32) []byte {
+	b := make([]byte, genPrefixLen, 32)
+	b[0] = kind
+	binary.BigEndian.PutUint16(b[1:], src)
+	binary.BigEndian.PutUint32(b[3:], gen)
+	return b
+}
+
+// recKey is kind | src | gen | group(8) | seq.
+func recKey(dst []byte, kind byte, src uint16, gen uint32, group uint64, seq uint32) []byte {
+	dst = append(dst[:0], kind)
+	dst = binary.BigEndian.AppendUint16(dst, src)
+	dst = binary.BigEndian.AppendUint32(dst, gen)
+	dst = binary.BigEndian.AppendUint64(dst, group)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+// groupPrefix is kind | src | gen | group(8).
+func groupPrefix(dst []byte, kind byte, src uint16, gen uint32, group uint64) []byte {
+	dst = append(dst[:0], kind)
+	dst = binary.BigEndian.AppendUint16(dst, src)
+	dst = binary.BigEndian.AppendUint32(dst, gen)
+	return binary.BigEndian.AppendUint64(dst, group)
+}
+
+// houseKey is D | src | gen | householdID | 0 | seq. The 0 byte ends the ID
+// so that one household's prefix never covers another's.
+func houseKey(dst []byte, src uint16, gen uint32, id string, seq uint32) []byte {
+	dst = housePrefix(dst, src, gen, id)
+	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+func housePrefix(dst []byte, src uint16, gen uint32, id string) []byte {
+	dst = append(dst[:0], kindHouse)
+	dst = binary.BigEndian.AppendUint16(dst, src)
+	dst = binary.BigEndian.AppendUint32(dst, gen)
+	dst = append(dst, id...)
+	return append(dst, 0)
+}
+
+// changeKey is X | src | gen | sub | group.
+func changeKey(src uint16, gen uint32, sub byte, group []byte) []byte {
+	k := genPrefix(kindChange, src, gen)
+	k = append(k, sub)
+	return append(k, group...)
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// DB is an open index. One process at a time may hold it (badger locks the
+// folder); its methods are safe for concurrent use.
+type DB struct {
+	bdb *badger.DB
+	dir string
+	log *slog.Logger
+}
+
+// Options tune Open.
+type Options struct {
+	// CacheMB is badger's block cache in MiB; 0 means 64.
+	CacheMB int
+	// Logger receives badger's warnings and the index's own log lines; nil
+	// means slog.Default().
+	Logger *slog.Logger
+}
+
+// Open opens (or creates) the index in dir and finishes whatever a writer
+// that died left behind: a half-written generation is dropped, a replaced
+// one deleted, a committed run's history applied.
+func Open(dir string, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CacheMB <= 0 {
+		opts.CacheMB = 64
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("index %s: %w", dir, err)
+	}
+	bo := badger.DefaultOptions(filepath.Clean(dir)).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(int64(opts.CacheMB) << 20).
+		WithIndexCacheSize(32 << 20).
+		WithValueThreshold(1 << 16).
+		WithCompression(options.Snappy).
+		WithNumVersionsToKeep(1)
+	bdb, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	}
+	db := &DB{bdb: bdb, dir: dir, log: opts.Logger}
+	if err := db.recover(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("index %s: recover: %w", dir, err)
+	}
+	return db, nil
+}
+
+// Close flushes and closes the index.
+func (db *DB) Close() error { return db.bdb.Close() }
+
+// Dir is the index folder.
+func (db *DB) Dir() string { return db.dir }
+
+// Catalog returns a copy of the committed catalog.
+func (db *DB) Catalog() (*Catalog, error) {
+	var c *Catalog
+	err := db.bdb.View(func(txn *badger.Txn) (err error) {
+		c, err = readCatalog(txn)
+		return err
+	})
+	return c, err
+}
+
+// recover drops generations that never became live, deletes replaced ones
+// and applies a committed run's pending history.
+func (db *DB) recover() error {
+	if err := db.collect(true); err != nil {
+		return err
+	}
+	return db.recoverHistory()
+}
+
+// dataKinds are the key kinds a generation writes besides its change set.
+var dataKinds = []byte{kindRecord, kindNameDOB, kindHukou, kindHouse, kindRosterN}
+
+// collect deletes, in one DropPrefix (which stalls writes and flushes the
+// memtables, so it is called once per update rather than per source), every
+// replaced generation and, with pending, every generation whose writer died
+// before making it live (its change set included); then clears the marks.
+func (db *DB) collect(pending bool) error {
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	var prefixes [][]byte
+	garbage := map[uint16][]uint32{}
+	dead := map[uint16]uint32{}
+	for _, s := range cat.Sources {
+		for _, g := range s.Garbage {
+			for _, k := range dataKinds {
+				prefixes = append(prefixes, genPrefix(k, s.ID, g))
+			}
+		}
+		garbage[s.ID] = s.Garbage
+		if pending && s.Pending != 0 {
+			dead[s.ID] = s.Pending
+			prefixes = append(prefixes, genPrefix(kindChange, s.ID, s.Pending))
+			for _, k := range dataKinds {
+				prefixes = append(prefixes, genPrefix(k, s.ID, s.Pending))
+			}
+		}
+	}
+	if len(prefixes) == 0 {
+		return nil
+	}
+	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+		return err
+	}
+	return db.editCatalog(func(c *Catalog) error {
+		for i := range c.Sources {
+			s := &c.Sources[i]
+			s.Garbage = without(s.Garbage, garbage[s.ID])
+			if g, ok := dead[s.ID]; ok && s.Pending == g {
+				s.Pending = 0
+			}
+		}
+		return nil
+	})
+}
+
+func without(list, drop []uint32) []uint32 {
+	var out []uint32
+	for _, x := range list {
+		keep := true
+		for _, d := range drop {
+			keep = keep && x != d
+		}
+		if keep {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// editCatalog reads, changes and writes the catalog in one transaction.
+func (db *DB) editCatalog(fn func(*Catalog) error) error {
+	for {
+		err := db.bdb.Update(func(txn *badger.Txn) error {
+			c, err := readCatalog(txn)
+			if err != nil {
+				return err
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+			return writeCatalog(txn, c)
+		})
+		if errors.Is(err, badger.ErrConflict) {
+			continue
+		}
+		return err
+	}
+}
+
+// badgerLogger passes badger's warnings and errors to slog; its info lines
+// (compactions, replays) are debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error("badger: " + fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn("badger: " + fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug("badger: " + fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Debugf(f string, a ...any)   {}

@@ -1,0 +1,582 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/matcher"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// UpdateOptions tune Update.
+type UpdateOptions struct {
+	Workers  int    // row groups decoded at once; 0 means every core
+	CacheDir string // CSV conversions; empty means a temporary folder
+	// Progress, if set, is called as rows of an entry are written.
+	Progress func(e *sources.Entry, doneRows, totalRows int64)
+	// Now stamps the generations built; zero means time.Now().
+	Now time.Time
+}
+
+// SourceUpdate says what Update did with one manifest entry.
+type SourceUpdate struct {
+	Kind     sources.Kind `json:"kind"`
+	Path     string       `json:"path"`
+	Action   string       `json:"action"` // built, updated, unchanged, removed
+	Gen      uint32       `json:"gen"`
+	Snapshot string       `json:"snapshot"`
+	Rows     int64        `json:"rows"`
+	Changed  int64        `json:"changed"` // groups in the change set (persons, hashes, households)
+	Seconds  float64      `json:"seconds"`
+}
+
+// Update brings the index in line with the manifest: every entry (the
+// roster included) whose snapshot, settings or files differ from the indexed
+// generation is read whole into a new generation, compared with the old one
+// by key and digest, and made live in one small transaction; entries no
+// longer in the manifest are emptied. On an empty index this is the build.
+//
+// A kill at any moment leaves each source at its old or its new generation:
+// the next Open drops what the dead writer left.
+func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOptions) ([]SourceUpdate, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	entries := append([]*sources.Entry{m.Roster}, m.Sources...)
+	seen := map[[2]string]bool{}
+	for _, e := range entries {
+		k := [2]string{string(e.Kind), e.Path}
+		if seen[k] {
+			return nil, fmt.Errorf("%s: entry %s %q appears twice; the index names a source by kind and path", m.Path, e.Kind, e.Path)
+		}
+		seen[k] = true
+	}
+	var out []SourceUpdate
+	for pos, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		u, err := db.updateEntry(ctx, m, e, pos, opts)
+		if err != nil {
+			return out, fmt.Errorf("index %s %s: %w", e.Kind, e.Path, err)
+		}
+		out = append(out, u)
+	}
+	cat, err := db.Catalog()
+	if err != nil {
+		return out, err
+	}
+	for _, s := range cat.Sources {
+		if s.Gen == 0 || seen[[2]string{string(s.Kind), s.Path}] {
+			continue
+		}
+		u, err := db.updateEntry(ctx, m, &sources.Entry{Kind: s.Kind, Path: s.Path}, -1, opts)
+		if err != nil {
+			return out, fmt.Errorf("remove %s %s from the index: %w", s.Kind, s.Path, err)
+		}
+		out = append(out, u)
+	}
+	if err := db.collect(false); err != nil {
+		return out, err
+	}
+	return out, db.bdb.Sync()
+}
+
+// updateEntry rebuilds one source if it changed. pos is the entry's place in
+// the manifest (the roster 0); -1 means the entry left the manifest.
+func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.Entry, pos int, opts UpdateOptions) (SourceUpdate, error) {
+	start := time.Now()
+	u := SourceUpdate{Kind: e.Kind, Path: e.Path, Snapshot: e.Snapshot.Format(time.DateOnly)}
+	fp := ""
+	if pos >= 0 {
+		var err error
+		if fp, err = fingerprint(e); err != nil {
+			return u, err
+		}
+	}
+	cat, err := db.Catalog()
+	if err != nil {
+		return u, err
+	}
+	old := cat.source(e.Kind, e.Path)
+	if old != nil && old.Gen != 0 {
+		if pos >= 0 && old.Fingerprint == fp {
+			u.Action, u.Gen = "unchanged", old.Gen
+			return u, db.editCatalog(func(c *Catalog) error { reorder(c, m); return nil })
+		}
+		if pos >= 0 && e.Snapshot.Before(old.Snapshot) {
+			return u, fmt.Errorf("snapshot %s is older than the indexed one (%s); an index only moves forward",
+				e.Snapshot.Format(time.DateOnly), old.Snapshot.Format(time.DateOnly))
+		}
+		if pos < 0 && old.Fingerprint == "" {
+			u.Action, u.Gen = "unchanged", old.Gen
+			return u, nil
+		}
+	}
+	var src uint16
+	var gen, oldGen uint32
+	err = db.editCatalog(func(c *Catalog) error {
+		s := c.source(e.Kind, e.Path)
+		if s == nil {
+			c.Sources = append(c.Sources, Source{ID: c.NextSrc, Kind: e.Kind, Path: e.Path})
+			c.NextSrc++
+			s = &c.Sources[len(c.Sources)-1]
+		}
+		if s.Pending != 0 {
+			return fmt.Errorf("generation %d of this source is still being written by another process", s.Pending)
+		}
+		src, gen, oldGen = s.ID, c.NextGen, s.Gen
+		s.Pending = gen
+		c.NextGen++
+		return nil
+	})
+	if err != nil {
+		return u, err
+	}
+	w := &genWriter{db: db, m: m, e: e, src: src, gen: gen, opts: opts}
+	if pos >= 0 {
+		if err := w.write(ctx); err != nil {
+			return u, err
+		}
+	} else {
+		w.qual = &sources.Quality{Kind: e.Kind, Path: e.Path, Quarantined: map[string]int64{}}
+	}
+	info := GenInfo{Gen: gen, Snapshot: e.Snapshot, Full: oldGen == 0, Built: opts.Now.UTC()}
+	if oldGen != 0 {
+		if info.Changed, err = db.diff(ctx, src, oldGen, gen); err != nil {
+			return u, err
+		}
+	}
+	if err := db.bdb.Sync(); err != nil {
+		return u, err
+	}
+	// The flip: one small transaction makes the new generation live.
+	err = db.editCatalog(func(c *Catalog) error {
+		s := c.byID(src)
+		if s == nil || s.Pending != gen {
+			return fmt.Errorf("catalog lost the pending generation %d", gen)
+		}
+		s.Pending, s.Gen, s.Snapshot, s.Fingerprint = 0, gen, e.Snapshot, fp
+		s.Files, s.Quality, s.Combos = w.files, w.qual, w.combos
+		s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
+		if oldGen != 0 {
+			s.Garbage = append(s.Garbage, oldGen)
+		}
+		s.Chain = append(s.Chain, info)
+		reorder(c, m)
+		return nil
+	})
+	if err != nil {
+		return u, err
+	}
+	u.Action, u.Gen, u.Rows, u.Changed = "updated", gen, w.qual.Rows, info.Changed
+	switch {
+	case oldGen == 0:
+		u.Action = "built"
+	case pos < 0:
+		u.Action = "removed"
+	}
+	u.Seconds = time.Since(start).Seconds()
+	return u, nil
+}
+
+// reorder puts the catalog's sources in manifest order (the roster first);
+// sources no longer in the manifest go last.
+func reorder(c *Catalog, m *sources.Manifest) {
+	pos := map[[2]string]int{{string(m.Roster.Kind), m.Roster.Path}: 0}
+	for i, e := range m.Sources {
+		pos[[2]string{string(e.Kind), e.Path}] = i + 1
+	}
+	at := func(s Source) int {
+		if p, ok := pos[[2]string{string(s.Kind), s.Path}]; ok {
+			return p
+		}
+		return math.MaxInt32
+	}
+	sort.SliceStable(c.Sources, func(i, j int) bool { return at(c.Sources[i]) < at(c.Sources[j]) })
+}
+
+// Live reports whether s is in the manifest the index was last updated with.
+func (s *Source) Live() bool { return s.Gen != 0 && s.Fingerprint != "" }
+
+// fingerprint digests what decides an entry's contents: its settings and
+// snapshot, and its files' names, sizes and modification times.
+func fingerprint(e *sources.Entry) (string, error) {
+	type file struct {
+		Name  string
+		Size  int64
+		MTime int64
+	}
+	var fs []file
+	for _, f := range e.Files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return "", err
+		}
+		fs = append(fs, file{f, st.Size(), st.ModTime().UnixNano()})
+	}
+	b, err := json.Marshal(struct {
+		Kind     sources.Kind
+		Path     string
+		Snapshot time.Time
+		Entry    EntryInfo
+		Files    []file
+	}{e.Kind, e.Path, e.Snapshot, EntryInfo{e.Columns, e.Formats, e.Units, e.Values, e.Encoding}, fs})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// genWriter writes one generation of one source.
+type genWriter struct {
+	db     *DB
+	m      *sources.Manifest
+	e      *sources.Entry
+	src    uint16
+	gen    uint32
+	opts   UpdateOptions
+	files  []string
+	qual   *sources.Quality
+	combos [][3]string
+}
+
+// rosterFirst is a roster row with a valid ID, kept to find each person's
+// first row after the parallel scan.
+type rosterFirst struct {
+	key personid.Key
+	seq uint32
+	nd  uint64
+}
+
+func (w *genWriter) write(ctx context.Context) error {
+	rd, err := sources.Open(ctx, w.m, w.e, sources.ReadOptions{CacheDir: w.opts.CacheDir})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	fileIdx := map[string]int{}
+	for _, f := range slices.Sorted(slices.Values(w.e.Files)) {
+		fileIdx[w.m.RelPath(f)] = len(w.files)
+		w.files = append(w.files, w.m.RelPath(f))
+	}
+	schema, err := sources.SchemaOf(w.e.Kind)
+	if err != nil {
+		return err
+	}
+	cd := &codec{schema: schema, kind: w.e.Kind, files: w.files, snapshot: w.e.Snapshot}
+	chunks := rd.Chunks()
+	base := make([]uint32, len(chunks))
+	var total int64
+	for i, c := range chunks {
+		if total+int64(c.Rows) > math.MaxUint32 {
+			return fmt.Errorf("more than %d rows in one entry; split it into several manifest entries", uint32(math.MaxUint32))
+		}
+		base[i] = uint32(total)
+		total += int64(c.Rows)
+	}
+	roster := w.e.Kind == sources.KindRoster
+	var firsts [][]rosterFirst
+	if roster {
+		firsts = make([][]rosterFirst, len(chunks))
+	}
+	var mu sync.Mutex
+	combos := map[[3]string]bool{}
+	wb := w.db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	var done atomic.Int64
+	w.qual = &sources.Quality{Quarantined: map[string]int64{}}
+	var skipped atomic.Int64
+	err = rd.Scan(ctx, w.opts.Workers, nil, w.qual, func(c sources.Chunk, keys []personid.Parsed) error {
+		recs, bad, err := decodeAll(rd, c)
+		if err != nil {
+			return err
+		}
+		skipped.Add(int64(bad))
+		local := map[[3]string]bool{}
+		for i, rec := range recs {
+			if rec == nil {
+				continue
+			}
+			seq := base[c.Index] + uint32(i)
+			o := rec.Base()
+			key := personid.Key(0)
+			if keys[i].Reason == personid.ReasonNone {
+				key = keys[i].Key
+			}
+			o.Key = key
+			fi, ok := fileIdx[o.File]
+			if !ok {
+				return fmt.Errorf("record of file %q that the entry does not list", o.File)
+			}
+			val, _ := cd.appendRecord(nil, rec, fi)
+			if err := w.put(wb, key, seq, rec, val); err != nil {
+				return err
+			}
+			if roster {
+				rm := rec.(*sources.RosterMember)
+				local[[3]string{rm.Region, rm.Area, rm.Assistance}] = true
+				if key != 0 {
+					by, bm, bd := key.BirthDate()
+					nd := matcher.NameDOBKey(rm.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), rm.Region)
+					firsts[c.Index] = append(firsts[c.Index], rosterFirst{key, seq, nd})
+				}
+			}
+		}
+		if roster {
+			mu.Lock()
+			for k := range local {
+				combos[k] = true
+			}
+			mu.Unlock()
+		}
+		if w.opts.Progress != nil {
+			w.opts.Progress(w.e, done.Add(int64(c.Rows)), total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n := skipped.Load(); n > 0 {
+		w.qual.Quarantined["value"] += n
+		w.db.log.Warn("index: rows skipped for a value that does not convert", "kind", w.e.Kind, "path", w.e.Path, "rows", n)
+	}
+	if roster {
+		if err := w.putRosterFirsts(wb, firsts); err != nil {
+			return err
+		}
+		for k := range combos {
+			w.combos = append(w.combos, k)
+		}
+		slices.SortFunc(w.combos, func(a, b [3]string) int { return cmpCombo(a, b) })
+	}
+	return wb.Flush()
+}
+
+func cmpCombo(a, b [3]string) int {
+	for i := range a {
+		if c := bytes.Compare([]byte(a[i]), []byte(b[i])); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// decodeAll decodes every row of c; when a value does not convert, it
+// decodes row by row and leaves the bad rows nil (a full run would stop on
+// such a row only if it matched somebody).
+func decodeAll(rd *sources.Reader, c sources.Chunk) ([]sources.Record, int, error) {
+	recs, err := rd.Decode(c, nil)
+	if err == nil {
+		return recs, 0, nil
+	}
+	recs = make([]sources.Record, c.Rows)
+	bad := 0
+	for i := range recs {
+		one, err := rd.Decode(c, []int{i})
+		if err != nil {
+			bad++
+			continue
+		}
+		recs[i] = one[0]
+	}
+	return recs, bad, nil
+}
+
+// put writes one record under its keys.
+func (w *genWriter) put(wb *badger.WriteBatch, key personid.Key, seq uint32, rec sources.Record, val []byte) error {
+	o := rec.Base()
+	if key != 0 {
+		if err := wb.Set(recKey(nil, kindRecord, w.src, w.gen, uint64(key), seq), val); err != nil {
+			return err
+		}
+	} else {
+		nd := matcher.NameDOBKey(o.Name, o.BirthDate, o.Region)
+		if err := wb.Set(recKey(nil, kindNameDOB, w.src, w.gen, nd, seq), val); err != nil {
+			return err
+		}
+	}
+	withKey := func() []byte {
+		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(val)), uint64(key))
+		return append(v, val...)
+	}
+	switch r := rec.(type) {
+	case *sources.Police:
+		if r.HukouNo != "" {
+			return wb.Set(recKey(nil, kindHukou, w.src, w.gen, matcher.HukouHash(r.HukouNo), seq), withKey())
+		}
+	case *sources.RosterMember:
+		if bytes.IndexByte([]byte(r.HouseholdID), 0) >= 0 {
+			return fmt.Errorf("%s row %d: household_id %q holds a NUL byte", o.File, o.Row, r.HouseholdID)
+		}
+		return wb.Set(houseKey(nil, w.src, w.gen, r.HouseholdID, seq), withKey())
+	}
+	return nil
+}
+
+// putRosterFirsts writes, for each roster person, the name + birth date +
+// region hash of the person's first roster row (Match indexes only that one).
+func (w *genWriter) putRosterFirsts(wb *badger.WriteBatch, firsts [][]rosterFirst) error {
+	seen := map[personid.Key]bool{}
+	for _, fs := range firsts {
+		for _, f := range fs {
+			if seen[f.key] {
+				continue
+			}
+			seen[f.key] = true
+			if f.nd == 0 {
+				continue
+			}
+			k := groupPrefix(nil, kindRosterN, w.src, w.gen, f.nd)
+			k = binary.BigEndian.AppendUint64(k, uint64(f.key))
+			if err := wb.Set(k, binary.BigEndian.AppendUint32(nil, f.seq)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// diffKinds says, per key kind, how a generation's keys group and what of a
+// row decides whether it changed.
+var diffKinds = []struct {
+	kind, sub byte
+	group     func(k []byte) []byte // k without the generation prefix
+	identity  func(k, v []byte) uint64
+}{
+	{kindRecord, changePerson, func(k []byte) []byte { return k[:8] }, func(_, v []byte) uint64 { return valueDigest(v) }},
+	{kindNameDOB, changeNameDOB, func(k []byte) []byte { return k[:8] }, func(_, v []byte) uint64 { return valueDigest(v) }},
+	{kindHukou, changeHukou, func(k []byte) []byte { return k[:8] }, keyedIdentity},
+	{kindHouse, changeHousehold, func(k []byte) []byte { return k[:len(k)-4] }, keyedIdentity},
+	{kindRosterN, changeRosterN, func(k []byte) []byte { return k[:8] }, func(k, _ []byte) uint64 { return binary.BigEndian.Uint64(k[8:]) }},
+}
+
+// keyedIdentity is the identity of a value that starts with a person key.
+func keyedIdentity(_, v []byte) uint64 {
+	if len(v) < 16 {
+		return 0
+	}
+	return xxhash.Sum64(v[:16])
+}
+
+// diff writes the change set of newGen against oldGen: every group whose
+// rows differ as a multiset of identities. It returns the groups changed.
+func (db *DB) diff(ctx context.Context, src uint16, oldGen, newGen uint32) (int64, error) {
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	var changed int64
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		for _, dk := range diffKinds {
+			a := newGroupIter(txn, genPrefix(dk.kind, src, oldGen), dk.group, dk.identity)
+			b := newGroupIter(txn, genPrefix(dk.kind, src, newGen), dk.group, dk.identity)
+			for a.ok || b.ok {
+				if err := ctx.Err(); err != nil {
+					a.close()
+					b.close()
+					return err
+				}
+				var group []byte
+				switch c := cmpGroups(a, b); {
+				case c < 0:
+					group = a.group
+					a.next()
+				case c > 0:
+					group = b.group
+					b.next()
+				default:
+					same := slices.Equal(a.ids, b.ids)
+					group = a.group
+					a.next()
+					b.next()
+					if same {
+						continue
+					}
+				}
+				changed++
+				if err := wb.Set(changeKey(src, newGen, dk.sub, group), nil); err != nil {
+					return err
+				}
+			}
+			a.close()
+			b.close()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, wb.Flush()
+}
+
+func cmpGroups(a, b *groupIter) int {
+	switch {
+	case !a.ok:
+		return 1
+	case !b.ok:
+		return -1
+	}
+	return bytes.Compare(a.group, b.group)
+}
+
+// groupIter walks one generation prefix a group at a time, collecting the
+// sorted identities of the group's rows.
+type groupIter struct {
+	it       *badger.Iterator
+	prefix   []byte
+	groupOf  func([]byte) []byte
+	identity func(k, v []byte) uint64
+	ok       bool
+	group    []byte
+	ids      []uint64
+}
+
+func newGroupIter(txn *badger.Txn, prefix []byte, groupOf func([]byte) []byte, identity func(k, v []byte) uint64) *groupIter {
+	g := &groupIter{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix}), prefix: prefix, groupOf: groupOf, identity: identity}
+	g.it.Seek(prefix)
+	g.next()
+	return g
+}
+
+func (g *groupIter) next() {
+	g.ok, g.ids = false, g.ids[:0]
+	var cur []byte
+	for ; g.it.ValidForPrefix(g.prefix); g.it.Next() {
+		item := g.it.Item()
+		k := item.Key()[len(g.prefix):]
+		grp := g.groupOf(k)
+		if cur == nil {
+			cur = append([]byte(nil), grp...)
+		} else if !bytes.Equal(cur, grp) {
+			break
+		}
+		var id uint64
+		if err := item.Value(func(v []byte) error { id = g.identity(k, v); return nil }); err != nil {
+			id = 0
+		}
+		g.ids = append(g.ids, id)
+	}
+	if cur != nil {
+		g.ok, g.group = true, cur
+		slices.Sort(g.ids)
+	}
+}
+
+func (g *groupIter) close() { g.it.Close() }

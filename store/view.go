@@ -1,0 +1,310 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/matcher"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// View is a consistent read of the index at one moment: the catalog and
+// every lookup see the same generations. It implements matcher.Index. A View
+// is not safe for concurrent use; open one per goroutine.
+type View struct {
+	txn    *badger.Txn
+	it     *badger.Iterator
+	cat    *Catalog
+	live   []liveSource // sources in manifest order, roster excluded
+	roster *liveSource
+	buf    []byte
+}
+
+// liveSource is a source with a live generation and its codec.
+type liveSource struct {
+	pos   int // position among the live sources (matcher.Indexed.Source)
+	src   *Source
+	codec *codec
+}
+
+// View opens a read view; Close releases it.
+func (db *DB) View() (*View, error) {
+	txn := db.bdb.NewTransaction(false)
+	cat, err := readCatalog(txn)
+	if err != nil {
+		txn.Discard()
+		return nil, err
+	}
+	v := &View{txn: txn, cat: cat}
+	for i := range cat.Sources {
+		s := &cat.Sources[i]
+		if !s.Live() {
+			continue
+		}
+		schema, err := sources.SchemaOf(s.Kind)
+		if err != nil {
+			txn.Discard()
+			return nil, err
+		}
+		ls := &liveSource{src: s, codec: &codec{schema: schema, kind: s.Kind, files: s.Files, snapshot: s.Snapshot}}
+		if s.Kind == sources.KindRoster {
+			v.roster = ls
+			continue
+		}
+		ls.pos = len(v.live)
+		v.live = append(v.live, *ls)
+	}
+	v.it = txn.NewIterator(badger.IteratorOptions{})
+	return v, nil
+}
+
+// Close releases the view.
+func (v *View) Close() {
+	v.it.Close()
+	v.txn.Discard()
+}
+
+// Catalog is the catalog the view reads.
+func (v *View) Catalog() *Catalog { return v.cat }
+
+// scan calls fn with the suffix and value of every key under prefix.
+func (v *View) scan(prefix []byte, fn func(k, val []byte) error) error {
+	for v.it.Seek(prefix); v.it.ValidForPrefix(prefix); v.it.Next() {
+		item := v.it.Item()
+		k := item.Key()[len(prefix):]
+		if err := item.Value(func(val []byte) error { return fn(k, val) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seqOf(k []byte) uint32 { return binary.BigEndian.Uint32(k[len(k)-4:]) }
+
+// Records implements matcher.Index.
+func (v *View) Records(key personid.Key, kind sources.Kind) ([]matcher.Indexed, error) {
+	var out []matcher.Indexed
+	for i := range v.live {
+		ls := &v.live[i]
+		if kind != "" && ls.src.Kind != kind {
+			continue
+		}
+		v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.Gen, uint64(key))
+		err := v.scan(v.buf, func(k, val []byte) error {
+			rec, err := ls.codec.decode(key, val)
+			if err != nil {
+				return v.corrupt(ls, err)
+			}
+			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (v *View) corrupt(ls *liveSource, err error) error {
+	return fmt.Errorf("index source %s %s generation %d: %w", ls.src.Kind, ls.src.Path, ls.src.Gen, err)
+}
+
+// NameDOBRecords implements matcher.Index.
+func (v *View) NameDOBRecords(h uint64) ([]matcher.Indexed, error) {
+	var out []matcher.Indexed
+	for i := range v.live {
+		ls := &v.live[i]
+		v.buf = groupPrefix(v.buf, kindNameDOB, ls.src.ID, ls.src.Gen, h)
+		err := v.scan(v.buf, func(k, val []byte) error {
+			rec, err := ls.codec.decode(0, val)
+			if err != nil {
+				return v.corrupt(ls, err)
+			}
+			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// HukouRows implements matcher.Index.
+func (v *View) HukouRows(h uint64) ([]matcher.Indexed, error) {
+	var out []matcher.Indexed
+	for i := range v.live {
+		ls := &v.live[i]
+		if ls.src.Kind != sources.KindPolice {
+			continue
+		}
+		v.buf = groupPrefix(v.buf, kindHukou, ls.src.ID, ls.src.Gen, h)
+		err := v.scan(v.buf, func(k, val []byte) error {
+			rec, err := decodeKeyed(ls.codec, val)
+			if err != nil {
+				return v.corrupt(ls, err)
+			}
+			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeKeyed decodes a value that starts with its person key.
+func decodeKeyed(c *codec, val []byte) (sources.Record, error) {
+	if len(val) < 8 {
+		return nil, errCorrupt
+	}
+	return c.decode(personid.Key(binary.BigEndian.Uint64(val)), val[8:])
+}
+
+// RosterRows implements matcher.Index.
+func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
+	ls := v.roster
+	if ls == nil {
+		return nil, nil
+	}
+	var out []*sources.RosterMember
+	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.Gen, uint64(key))
+	err := v.scan(v.buf, func(_, val []byte) error {
+		rec, err := ls.codec.decode(key, val)
+		if err != nil {
+			return v.corrupt(ls, err)
+		}
+		out = append(out, rec.(*sources.RosterMember))
+		return nil
+	})
+	return out, err
+}
+
+// RosterNameDOB implements matcher.Index.
+func (v *View) RosterNameDOB(h uint64) ([]personid.Key, error) {
+	ls := v.roster
+	if ls == nil {
+		return nil, nil
+	}
+	var out []personid.Key
+	v.buf = groupPrefix(v.buf, kindRosterN, ls.src.ID, ls.src.Gen, h)
+	err := v.scan(v.buf, func(k, _ []byte) error {
+		if len(k) != 8 {
+			return v.corrupt(ls, errCorrupt)
+		}
+		out = append(out, personid.Key(binary.BigEndian.Uint64(k)))
+		return nil
+	})
+	return out, err
+}
+
+// Household returns the roster rows of one household, in roster order.
+func (v *View) Household(id string) ([]*sources.RosterMember, error) {
+	ls := v.roster
+	if ls == nil {
+		return nil, nil
+	}
+	var out []*sources.RosterMember
+	v.buf = housePrefix(v.buf, ls.src.ID, ls.src.Gen, id)
+	err := v.scan(v.buf, func(_, val []byte) error {
+		rec, err := decodeKeyed(ls.codec, val)
+		if err != nil {
+			return v.corrupt(ls, err)
+		}
+		out = append(out, rec.(*sources.RosterMember))
+		return nil
+	})
+	return out, err
+}
+
+// Households calls fn with every roster household's rows, in household ID
+// order (the order of a full run's output).
+func (v *View) Households(fn func(rows []*sources.RosterMember) error) error {
+	ls := v.roster
+	if ls == nil {
+		return nil
+	}
+	prefix := genPrefix(kindHouse, ls.src.ID, ls.src.Gen)
+	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+	defer it.Close()
+	var cur []byte
+	var rows []*sources.RosterMember
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		err := fn(rows)
+		rows = nil
+		return err
+	}
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		k := item.Key()[len(prefix):]
+		id := k[:len(k)-4]
+		if !bytes.Equal(id, cur) {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur = append(cur[:0], id...)
+		}
+		err := item.Value(func(val []byte) error {
+			rec, err := decodeKeyed(ls.codec, val)
+			if err != nil {
+				return v.corrupt(ls, err)
+			}
+			rows = append(rows, rec.(*sources.RosterMember))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+// CandidateKeys returns, sorted, every person key with a poverty or
+// disability record by ID; the omission candidates are those of them on no
+// roster household (matcher.AssembleCandidate tells).
+func (v *View) CandidateKeys() ([]personid.Key, error) {
+	var out []personid.Key
+	for i := range v.live {
+		ls := &v.live[i]
+		if ls.src.Kind != sources.KindPoverty && ls.src.Kind != sources.KindDisability {
+			continue
+		}
+		prefix := genPrefix(kindRecord, ls.src.ID, ls.src.Gen)
+		it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			k := it.Item().Key()[len(prefix):]
+			out = append(out, personid.Key(binary.BigEndian.Uint64(k)))
+		}
+		it.Close()
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Changes calls fn with every entry of the change set of generation gen of
+// source src: sub is 'p' (person key), 'n' (name+DOB hash), 'h' (hukou
+// hash), 'd' (household ID) or 'a' (roster name+DOB hash).
+func (v *View) Changes(src uint16, gen uint32, fn func(sub byte, group []byte) error) error {
+	prefix := genPrefix(kindChange, src, gen)
+	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		k := it.Item().KeyCopy(nil)[len(prefix):]
+		if len(k) < 1 {
+			return errCorrupt
+		}
+		if err := fn(k[0], k[1:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
