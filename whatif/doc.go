@@ -1,0 +1,25 @@
+// Package whatif re-evaluates a finished run under changed parameters: how
+// many households would become eligible or lose assistance, where, and at
+// what cost, if a standard or threshold changed. It reads only the run
+// folder (summary.json, quality.json, rules.yaml, households.parquet,
+// flags.parquet), never a source.
+//
+// A setting (NAME=VALUE, NAME@AREA=VALUE, NAME@REGION=VALUE) becomes an
+// override YAML for rules.Set.Extend (see Override); Run.Evaluate applies the
+// settings and compares the run's flags with the new ones per target (a
+// household-scope flag, a member's flag, a candidate's flag) and rule. To be
+// fast it re-evaluates only the households for which a changed parameter
+// looks up another value and, on them, only the rules that can read a changed
+// parameter (directly, through monthly_standard() or counted_income(), or
+// through fires() of such a rule); Options.Full, or a scenario without
+// settings, re-evaluates everything, which checks that the saved facts
+// reproduce the run.
+//
+// Eligible dibao households and benefits: a dibao household (recipient or
+// applicant; omission candidates are not households) is eligible when none of
+// its flags has outcome ineligible (an adjust flag of the gradual exit, a
+// review or an insufficient flag leaves it eligible); its monthly benefit is
+// max(0, monthly_standard − per_capita_income) × members, the figures rounded
+// to 0.01 元 as households.parquet holds them, i.e. standard × size − counted
+// income up to that rounding (BenefitDefinition).
+package whatif

@@ -1,0 +1,288 @@
+package whatif
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/review"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// Run is a run folder loaded for what-if evaluation: the rule set it used,
+// its environment, every household's saved figures and the flags it gave.
+// Facts are decoded from their JSON only when a scenario needs them (most
+// what-ifs touch a fraction of the households) and then kept. A Run is not
+// safe for concurrent use: evaluate one scenario at a time.
+type Run struct {
+	Dir     string
+	Summary review.Summary
+	Set     *rules.Set // parsed from rules.yaml; its digest is the summary's
+	Env     rules.Env
+	// Rows holds households then omission candidates, in the order of
+	// households.parquet, without their facts text.
+	Rows []review.HouseholdRow
+	// Before holds, per row, the run's flags (from flags.parquet) in file order.
+	Before [][]FlagKey
+
+	factsText []string           // per row, until decoded
+	decoded   []*facts.Household // per row, once decoded
+}
+
+// Facts returns the facts of row i, decoding them on first use.
+func (r *Run) Facts(i int) (*facts.Household, error) {
+	if h := r.decoded[i]; h != nil {
+		return h, nil
+	}
+	h := new(facts.Household)
+	if err := json.Unmarshal([]byte(r.factsText[i]), h); err != nil {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts: %w", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID, err)
+	}
+	if len(h.Members) == 0 {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts have no members", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID)
+	}
+	restoreKeys(h)
+	r.decoded[i], r.factsText[i] = h, ""
+	return h, nil
+}
+
+// DecodeAll decodes every household's facts, in parallel.
+func (r *Run) DecodeAll(ctx context.Context, workers int) error {
+	return blocks(ctx, len(r.Rows), workers, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if _, err := r.Facts(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FlagKey is what a what-if compares of a flag: its rule, its target and
+// its outcome.
+type FlagKey struct {
+	RuleID   string
+	PersonID string // the member, or the candidate; empty for household flags
+	Outcome  rules.Outcome
+}
+
+// flagRow is the part of flags.parquet a what-if reads.
+type flagRow struct {
+	HouseholdID string `parquet:"household_id"`
+	PersonID    string `parquet:"person_id"`
+	RuleID      string `parquet:"rule_id"`
+	Outcome     string `parquet:"outcome"`
+}
+
+// Load reads a run folder: summary.json, quality.json (the snapshot dates),
+// rules.yaml (its digest must equal summary.json's), households.parquet
+// (facts) and flags.parquet. It reads no source.
+func Load(ctx context.Context, dir string) (*Run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &Run{Dir: dir}
+	if err := readJSON(filepath.Join(dir, "summary.json"), &r.Summary); err != nil {
+		return nil, err
+	}
+	asOf, err := time.Parse(time.DateOnly, r.Summary.AsOf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: as_of %q: want a date as YYYY-MM-DD", filepath.Join(dir, "summary.json"), r.Summary.AsOf)
+	}
+	mode := rules.Mode(r.Summary.Mode)
+	if mode != rules.ModeFull && mode != rules.ModeIncremental {
+		return nil, fmt.Errorf("%s: mode %q; supported modes: full, incremental", filepath.Join(dir, "summary.json"), r.Summary.Mode)
+	}
+	snaps, err := snapshots(filepath.Join(dir, "quality.json"))
+	if err != nil {
+		return nil, err
+	}
+	r.Env = rules.Env{AsOf: asOf, Mode: mode, Sources: snaps}
+	if r.Set, err = loadRules(dir, r.Summary.RuleSetDigest); err != nil {
+		return nil, err
+	}
+	if err := r.readHouseholds(filepath.Join(dir, "households.parquet")); err != nil {
+		return nil, err
+	}
+	if r.Before, err = readFlags(filepath.Join(dir, "flags.parquet"), r.Rows); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("not a hedui run folder: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// snapshots gives, per source kind, the oldest snapshot among its entries,
+// as the matcher gave the run's rules.
+func snapshots(path string) (map[sources.Kind]time.Time, error) {
+	var q review.Quality
+	if err := readJSON(path, &q); err != nil {
+		return nil, err
+	}
+	out := map[sources.Kind]time.Time{}
+	for i, s := range q.Sources {
+		if s == nil {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, s.Snapshot)
+		if err != nil {
+			return nil, fmt.Errorf("%s: sources[%d] (%s) snapshot %q: want a date as YYYY-MM-DD", path, i, s.Kind, s.Snapshot)
+		}
+		if old, ok := out[s.Kind]; !ok || t.Before(old) {
+			out[s.Kind] = t
+		}
+	}
+	return out, nil
+}
+
+func loadRules(dir, digest string) (*rules.Set, error) {
+	path := filepath.Join(dir, "rules.yaml")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the run's rule set: %w (a run written before runs kept rules.yaml cannot be re-evaluated)", err)
+	}
+	set, err := rules.Parse(src, path)
+	if err != nil {
+		return nil, err
+	}
+	if set.Digest() != digest {
+		return nil, fmt.Errorf("%s: digest %s differs from summary.json's rule_set_digest %q: the file is not the rule set this run used", path, set.Digest(), digest)
+	}
+	return set, nil
+}
+
+// readHouseholds reads households.parquet, setting the facts text aside.
+func (r *Run) readHouseholds(path string) error {
+	rows, err := parquet.ReadFile[review.HouseholdRow](path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.Rows, r.factsText, r.decoded = rows, make([]string, len(rows)), make([]*facts.Household, len(rows))
+	for i := range rows {
+		r.factsText[i], rows[i].Facts = rows[i].Facts, ""
+		if rows[i].Members <= 0 {
+			return fmt.Errorf("%s: row %d (household %q): members %d; want 1 or more", path, i+1, rows[i].HouseholdID, rows[i].Members)
+		}
+	}
+	return nil
+}
+
+// restoreKeys fills the person keys that JSON does not carry (json:"-")
+// from the ID numbers, as the matcher set them: 0 for an invalid number.
+func restoreKeys(h *facts.Household) {
+	for _, m := range h.Members {
+		m.Key = keyOf18(m.PersonID)
+		if m.Roster != nil {
+			m.Roster.Key = keyOf18(m.Roster.PersonID)
+		}
+		restore(m.Police)
+		restore(m.Vehicles)
+		restore(m.RealEstate)
+		restore(m.Pension)
+		restore(m.Fund)
+		restore(m.Court)
+		restore(m.Business)
+		restore(m.Payroll)
+		restore(m.Medical)
+		restore(m.Disability)
+		restore(m.Poverty)
+		restore(m.Deposit)
+		restore(m.Staff)
+		for _, hm := range m.Housemates {
+			if hm.Police != nil {
+				hm.Police.Key = keyOf18(hm.Police.PersonID)
+			}
+			restore(hm.Staff)
+		}
+	}
+}
+
+func restore[T sources.Record](rs []T) {
+	for _, r := range rs {
+		o := r.Base()
+		o.Key = keyOf18(o.PersonID)
+	}
+}
+
+func keyOf18(id string) personid.Key {
+	p := personid.Parse(id)
+	if p.Reason != personid.ReasonNone {
+		return 0
+	}
+	return p.Key
+}
+
+// readFlags reads flags.parquet and files each flag under its household
+// (by household_id) or candidate (by person_id).
+func readFlags(path string, hs []review.HouseholdRow) ([][]FlagKey, error) {
+	rows, err := parquet.ReadFile[flagRow](path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	households, candidates := make(map[string]int, len(hs)), map[string]int{}
+	for i, h := range hs {
+		if h.Candidate {
+			candidates[h.PersonID] = i
+		} else {
+			households[h.HouseholdID] = i
+		}
+	}
+	out := make([][]FlagKey, len(hs))
+	for n, f := range rows {
+		i, ok := households[f.HouseholdID]
+		if f.HouseholdID == "" {
+			i, ok = candidates[f.PersonID]
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: row %d: flag %s of household %q candidate %q is not in households.parquet",
+				path, n+1, f.RuleID, f.HouseholdID, personid.MaskString(f.PersonID))
+		}
+		person := f.PersonID
+		if f.HouseholdID == "" {
+			person = "" // a candidate is its own target
+		}
+		out[i] = append(out[i], FlagKey{RuleID: f.RuleID, PersonID: person, Outcome: rules.Outcome(f.Outcome)})
+	}
+	return out, nil
+}
+
+// blocks calls fn on [lo, hi) blocks of 0..n-1 on up to workers goroutines;
+// fn writes only its own indexes, so results do not depend on scheduling.
+func blocks(ctx context.Context, n, workers int, fn func(lo, hi int) error) error {
+	const block = 256
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(workers, 1))
+	for lo := 0; lo < n; lo += block {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			return fn(lo, min(lo+block, n))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err() // the group's context ends with Wait; the caller's tells of a cancel
+}
