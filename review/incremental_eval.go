@@ -1,11 +1,8 @@
 package review
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -221,27 +218,10 @@ func sortChanges(cs []Change) {
 
 // writeChangesCSV writes changes.csv (UTF-8 with a byte-order mark, as flags.csv).
 func writeChangesCSV(path string, cs []Change) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	bw.WriteString("\ufeff")
-	w := csv.NewWriter(bw)
-	w.Write([]string{"household_id", "person_id", "rule_id", "outcome", "change"})
-	for _, c := range cs {
-		w.Write([]string{c.HouseholdID, c.PersonID, c.RuleID, c.Outcome, c.Change})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return WriteCSV(path, []string{"household_id", "person_id", "rule_id", "outcome", "change"}, len(cs), func(i int) []string {
+		c := &cs[i]
+		return []string{c.HouseholdID, c.PersonID, c.RuleID, c.Outcome, c.Change}
+	})
 }
 
 // RecordBaseline records a full run's flags in the index as the history the

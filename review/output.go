@@ -302,9 +302,19 @@ func writeParquet[T any](path string, rows []T) error {
 	return f.Close()
 }
 
-// writeFlagsCSV writes UTF-8 with a byte-order mark so that Excel shows the
-// Chinese text.
+// writeFlagsCSV writes flags.csv.
 func writeFlagsCSV(path string, rows []FlagRow) error {
+	header := []string{"household_id", "person_id", "region_code", "rule_id", "rule_version", "outcome", "message", "basis", "evidence"}
+	return WriteCSV(path, header, len(rows), func(i int) []string {
+		r := &rows[i]
+		return []string{r.HouseholdID, r.PersonID, r.RegionCode, r.RuleID, strconv.Itoa(int(r.RuleVersion)),
+			r.Outcome, r.Message, r.Basis, r.Evidence}
+	})
+}
+
+// WriteCSV writes a header and n rows as UTF-8 CSV with a byte-order mark,
+// so that Excel opens the Chinese text intact.
+func WriteCSV(path string, header []string, n int, row func(i int) []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -312,10 +322,9 @@ func writeFlagsCSV(path string, rows []FlagRow) error {
 	bw := bufio.NewWriter(f)
 	bw.WriteString("\ufeff")
 	w := csv.NewWriter(bw)
-	w.Write([]string{"household_id", "person_id", "region_code", "rule_id", "rule_version", "outcome", "message", "basis", "evidence"})
-	for _, r := range rows {
-		w.Write([]string{r.HouseholdID, r.PersonID, r.RegionCode, r.RuleID, strconv.Itoa(int(r.RuleVersion)),
-			r.Outcome, r.Message, r.Basis, r.Evidence})
+	w.Write(header)
+	for i := 0; i < n; i++ {
+		w.Write(row(i))
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
