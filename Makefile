@@ -23,14 +23,15 @@ test:
 # the micro-benchmarks, then the end-to-end harness (bench/harness): hedui's
 # full-base review against the same job in DuckDB SQL (bench/duckdb, a module
 # of its own: cgo and DuckDB stay out of hedui's go.mod), on data generated
-# once under bench/data/<scale>-seed<seed>/. Its last line is
+# once under bench/data/<scale>-seed<seed>/. -mod=mod lets that module's
+# go.sum follow hedui's own dependencies. The harness's last line is
 # `wall ratio hedui/duckdb: R (pairs N, scale S)`.
 PAIRS   ?= 5
 SEED    ?= 1
 bench: build bench-micro
 	$(GO) build -o bin/keyscan ./bench/keyscan
 	$(GO) build -o bin/bench-harness ./bench/harness
-	cd bench/duckdb && $(GO) build -o ../../bin/hedui-duckdb .
+	cd bench/duckdb && $(GO) build -mod=mod -o ../../bin/hedui-duckdb .
 	./bin/bench-harness --scale $(SCALE) --seed $(SEED) --pairs $(PAIRS) --data bench/data --bin bin $(if $(CPUPROFILE),--cpuprofile $(CPUPROFILE))
 
 # Micro-benchmarks of the hot paths.
