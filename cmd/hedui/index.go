@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/hedui/hedui/review"
@@ -24,8 +29,12 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	manifest := fs.String("manifest", "", "the sources manifest (sources.yaml)")
 	dir := fs.String("index", "", "the index folder")
 	workers := fs.Int("workers", 0, "row groups decoded at once (default: every core)")
+	server := fs.String("server", "", "update: have the running hedui serve at this URL apply the update (admin token in $HEDUI_TOKEN)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
+	}
+	if *server != "" && sub == "update" && *manifest != "" {
+		return updateViaServer(ctx, *server, *manifest, stdout)
 	}
 	if *manifest == "" || *dir == "" {
 		fmt.Fprintf(stderr, "hedui index %s needs --manifest and --index\n", sub)
@@ -126,5 +135,48 @@ func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode
 	}
 	printSummary(stdout, res.Summary, out)
 	fmt.Fprintf(stdout, "flags recorded in the index %s as the baseline of incremental runs\n", dir)
+	return nil
+}
+
+// updateViaServer asks a running `hedui serve` (which holds the index
+// folder) to apply the manifest: POST /api/v1/index/update with the admin
+// token of $HEDUI_TOKEN. The manifest path is sent absolute: the server
+// reads the files itself.
+func updateViaServer(ctx context.Context, server, manifest string, stdout io.Writer) error {
+	tok := os.Getenv("HEDUI_TOKEN")
+	if tok == "" {
+		return fmt.Errorf("--server needs an admin API token in $HEDUI_TOKEN")
+	}
+	abs, err := filepath.Abs(manifest)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"manifest": abs})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(server, "/")+"/api/v1/index/update", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var res struct {
+		Sources []store.SourceUpdate `json:"sources"`
+		Error   string               `json:"error"`
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &res); err != nil || (resp.StatusCode != http.StatusOK && res.Error == "") {
+		return fmt.Errorf("%s answered %s: %s", server, resp.Status, strings.TrimSpace(string(b)))
+	}
+	printUpdates(stdout, res.Sources)
+	if res.Error != "" {
+		return fmt.Errorf("%s: update failed: %s", server, res.Error)
+	}
 	return nil
 }

@@ -39,6 +39,9 @@ func commands() []command {
 		{"whatif", "re-evaluate a run under changed parameters (--set, --sweep): changes, eligibility, benefits", cmdWhatif},
 		{"index", "build or update the index of every source (for incremental runs and checks)", cmdIndex},
 		{"check", "check one household from the index (intake, 逢进必核)", cmdCheck},
+		{"serve", "intake service: web page and JSON API with users, roles and an audit log", cmdServe},
+		{"user", "add a user of the intake service or set its password", cmdUser},
+		{"audit", "verify the intake service's audit log, or export a date range to CSV", cmdAudit},
 	}
 }
 

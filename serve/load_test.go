@@ -1,0 +1,95 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestLoad measures checks/s and latency on loopback at 1, 8 and 64
+// concurrent clients, households of 1 to 5 members, each level bounded by
+// 4,000 checks and 8 seconds. It runs only with HEDUI_LOAD=1 (it takes the
+// machine's cores for half a minute):
+//
+//	HEDUI_LOAD=1 go test ./serve/ -run TestLoad -v
+func TestLoad(t *testing.T) {
+	if os.Getenv("HEDUI_LOAD") != "1" {
+		t.Skip("set HEDUI_LOAD=1 to run the load benchmark")
+	}
+	e := newEnv(t)
+	var bodies [][]byte
+	for _, h := range e.r.households {
+		if n := len(h.members); n >= 1 && n <= 5 {
+			b, _ := json.Marshal(request(h, "SQ-load"))
+			bodies = append(bodies, b)
+		}
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	tok := "Bearer " + e.tokens["intake1"]
+	one := func(b []byte) error {
+		req, _ := http.NewRequest("POST", e.ts.URL+"/api/v1/checks", bytes.NewReader(b))
+		req.Header.Set("Authorization", tok)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	}
+	for i := range 200 { // warm the caches
+		if err := one(bodies[i%len(bodies)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, clients := range []int{1, 8, 64} {
+		const maxChecks, maxTime = 4000, 8 * time.Second
+		var next, errs atomic.Int64
+		lat := make([][]time.Duration, clients)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n := next.Add(1)
+					if n > maxChecks || time.Since(start) > maxTime {
+						return
+					}
+					t0 := time.Now()
+					if err := one(bodies[int(n)%len(bodies)]); err != nil {
+						errs.Add(1)
+						t.Logf("error: %v", err)
+						continue
+					}
+					lat[c] = append(lat[c], time.Since(t0))
+				}
+			}()
+		}
+		wg.Wait()
+		took := time.Since(start)
+		all := slices.Concat(lat...)
+		slices.Sort(all)
+		if len(all) == 0 {
+			t.Fatal("no check answered")
+		}
+		t.Logf("clients %2d: %5d checks in %.2fs = %6.0f checks/s, p50 %v, p99 %v, errors %d", clients, len(all), took.Seconds(),
+			float64(len(all))/took.Seconds(), all[len(all)/2].Round(10*time.Microsecond), all[len(all)*99/100].Round(10*time.Microsecond), errs.Load())
+		if errs.Load() > 0 {
+			t.Errorf("%d errors at %d clients", errs.Load(), clients)
+		}
+	}
+}
