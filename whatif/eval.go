@@ -96,8 +96,8 @@ func (t *Totals) merge(o *Totals) {
 // generated, every change and the counts.
 type Scenario struct {
 	Settings  []Setting
-	Overrides []string // the override YAML of each setting, in order
-	Set       *rules.Set
+	Overrides []string   // the override YAML of each setting, in order
+	Set       *rules.Set // the run's rule set with the settings applied
 	// Evaluated is how many households and candidates were re-evaluated.
 	Evaluated int
 	Changes   []Change // in household order, then rule order, then member order
@@ -134,11 +134,10 @@ func (r *Run) Evaluate(ctx context.Context, settings []Setting, opts Options) (*
 		}
 	}
 	n := len(r.Rows)
-	const block = 256
-	parts := make([]*part, (n+block-1)/block)
+	parts := make([]*part, (n+blockSize-1)/blockSize)
 	err = blocks(ctx, n, opts.Workers, func(lo, hi int) error {
 		p, err := r.evalBlock(plan, lo, hi)
-		parts[lo/block] = p
+		parts[lo/blockSize] = p
 		return err
 	})
 	if err != nil {

@@ -97,12 +97,13 @@ func writeHTML(path string, rep *Report) error {
 	}
 	if rep.Sweep != nil {
 		d.Sweep, d.SweepParam = rep.Steps, rep.Sweep.target()
-		if d.SweepEligible, err = render(sweepChart(rep, "sweep-eligible", "符合条件的低保户数", nil,
+		if d.SweepEligible, err = render(sweepChart(rep, "sweep-eligible", "符合条件的低保户数", "#2e86c1",
 			func(t Totals) float64 { return float64(t.EligibleAfter) })); err != nil {
 			return err
 		}
-		if d.SweepBenefit, err = render(sweepChart(rep, "sweep-benefit", "月保障金合计（元）", yuan,
-			func(t Totals) float64 { return t.BenefitAfter })); err != nil {
+		// In 万元: a whole province's total in 元 does not fit the axis.
+		if d.SweepBenefit, err = render(sweepChart(rep, "sweep-benefit", "月保障金合计（万元）", "#d68910",
+			func(t Totals) float64 { return math.Round(t.BenefitAfter/100) / 100 })); err != nil {
 			return err
 		}
 	}
@@ -171,8 +172,9 @@ func beforeAfter(sc *Scenario, id, title string, format func(float64) string, ge
 	return c
 }
 
-func sweepChart(rep *Report, id, title string, format func(float64) string, get func(Totals) float64) *svg.Columns {
-	c := &svg.Columns{Chart: svg.Chart{ID: id, Title: title, Caption: true, Width: 900, Format: format}, YLabel: rep.Sweep.target()}
+func sweepChart(rep *Report, id, title, color string, get func(Totals) float64) *svg.Columns {
+	c := &svg.Columns{Chart: svg.Chart{ID: id, Title: title, Caption: true, Width: 900,
+		Series: []svg.Series{{Key: id, Label: title, Color: color}}}}
 	for _, st := range rep.Steps {
 		v := strconv.FormatFloat(st.Value, 'f', -1, 64)
 		c.Categories = append(c.Categories, svg.Category{Key: v, Label: v, Values: []float64{get(st.Totals)}})

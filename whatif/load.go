@@ -83,13 +83,22 @@ type flagRow struct {
 	Outcome     string `parquet:"outcome"`
 }
 
-// Load reads a run folder: summary.json, quality.json (the snapshot dates),
-// rules.yaml (its digest must equal summary.json's), households.parquet
-// (facts) and flags.parquet. It reads no source.
+// Load reads a run folder: Open, then ReadFacts. It reads no source.
 func Load(ctx context.Context, dir string) (*Run, error) {
-	if err := ctx.Err(); err != nil {
+	r, err := Open(dir)
+	if err != nil {
 		return nil, err
 	}
+	if err := r.ReadFacts(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Open reads the small files of a run folder: summary.json, quality.json
+// (the snapshot dates) and rules.yaml (its digest must equal summary.json's),
+// so that settings can be checked before the facts are read.
+func Open(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	if err := readJSON(filepath.Join(dir, "summary.json"), &r.Summary); err != nil {
 		return nil, err
@@ -110,13 +119,21 @@ func Load(ctx context.Context, dir string) (*Run, error) {
 	if r.Set, err = loadRules(dir, r.Summary.RuleSetDigest); err != nil {
 		return nil, err
 	}
-	if err := r.readHouseholds(filepath.Join(dir, "households.parquet")); err != nil {
-		return nil, err
-	}
-	if r.Before, err = readFlags(filepath.Join(dir, "flags.parquet"), r.Rows); err != nil {
-		return nil, err
-	}
 	return r, nil
+}
+
+// ReadFacts reads households.parquet and flags.parquet (facts are decoded
+// later, as scenarios need them).
+func (r *Run) ReadFacts(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.readHouseholds(filepath.Join(r.Dir, "households.parquet")); err != nil {
+		return err
+	}
+	var err error
+	r.Before, err = readFlags(filepath.Join(r.Dir, "flags.parquet"), r.Rows)
+	return err
 }
 
 func readJSON(path string, v any) error {
@@ -264,10 +281,13 @@ func readFlags(path string, hs []review.HouseholdRow) ([][]FlagKey, error) {
 	return out, nil
 }
 
+// blockSize is the number of rows a worker takes at a time.
+const blockSize = 256
+
 // blocks calls fn on [lo, hi) blocks of 0..n-1 on up to workers goroutines;
 // fn writes only its own indexes, so results do not depend on scheduling.
 func blocks(ctx context.Context, n, workers int, fn func(lo, hi int) error) error {
-	const block = 256
+	const block = blockSize
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
 	for lo := 0; lo < n; lo += block {

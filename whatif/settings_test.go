@@ -212,3 +212,23 @@ func FuzzParseSweep(f *testing.F) {
 		}
 	})
 }
+
+func TestSweepCheck(t *testing.T) {
+	set, _ := rules.Default()
+	for in, want := range map[string]string{
+		"vehicle_exempt_type_prefixes=1:2:1": "is a code list",
+		"dibao_standrad=1:2:1":               "unknown parameter",
+	} {
+		sw, err := ParseSweep(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sw.Check(set); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "known parameters: ") {
+			t.Errorf("Check(%s) = %v; want %q and the known parameters", in, err, want)
+		}
+	}
+	sw, _ := ParseSweep("dibao_standard@rural=4500:6000:500")
+	if err := sw.Check(set); err != nil {
+		t.Error(err)
+	}
+}

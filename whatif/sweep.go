@@ -3,6 +3,9 @@ package whatif
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/hedui/hedui/rules"
 )
 
 // Step is one value of a sweep and the scenario's totals at it.
@@ -15,6 +18,9 @@ type Step struct {
 // another (each evaluation is parallel); the facts decoded by the first step
 // serve the others.
 func (r *Run) Sweep(ctx context.Context, base []Setting, sw Sweep, opts Options) ([]Step, error) {
+	if err := sw.Check(r.Set); err != nil {
+		return nil, err
+	}
 	var steps []Step
 	for _, v := range sw.Values() {
 		settings := append(append([]Setting(nil), base...), sw.At(v))
@@ -25,4 +31,16 @@ func (r *Run) Sweep(ctx context.Context, base []Setting, sw Sweep, opts Options)
 		steps = append(steps, Step{Value: v, Totals: sc.Total})
 	}
 	return steps, nil
+}
+
+// Check reports an unknown or code-list parameter: a sweep needs a number.
+func (sw Sweep) Check(set *rules.Set) error {
+	vals := set.ParamValues(sw.Name)
+	switch {
+	case len(vals) == 0:
+		return fmt.Errorf("--sweep %s: unknown parameter %q; known parameters: %s", sw.target(), sw.Name, strings.Join(set.ParamNames(), ", "))
+	case vals[0].List:
+		return fmt.Errorf("--sweep %s: parameter %q is a code list; a sweep needs a number parameter; known parameters: %s", sw.target(), sw.Name, strings.Join(set.ParamNames(), ", "))
+	}
+	return nil
 }

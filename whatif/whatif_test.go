@@ -240,6 +240,7 @@ func TestRuralStandard(t *testing.T) {
 			want[h.HouseholdID] = [2]string{before, after}
 		}
 	}
+	t.Logf("%d income.excess changes predicted; %d rows in whatif.csv; %d of %d rows re-evaluated", len(want), len(rows)-1, sc.Evaluated, len(r.Rows))
 	if len(want) == 0 {
 		t.Fatal("the prediction finds no income.excess change: the test data should have some")
 	}
@@ -393,5 +394,35 @@ func TestWriteRefusesAFolderThatIsNotAWhatIf(t *testing.T) {
 	}
 	if err := Write(out, &Report{Run: &Run{}}); err == nil || !strings.Contains(err.Error(), "not a hedui what-if") {
 		t.Fatalf("Write = %v", err)
+	}
+}
+
+// TestNarrowedEqualsFull: re-evaluating only what a changed parameter
+// reaches gives the same changes and totals as re-evaluating everything,
+// for parameters read directly, through helpers, through fires() and by the
+// engine.
+func TestNarrowedEqualsFull(t *testing.T) {
+	r := loadRun(t)
+	for _, set := range [][]string{
+		{"vehicle_exempt_price=10000"},
+		{"business_capital_limit=50000", "vehicle_exempt_type_prefixes=M2"},
+		{"fund_rate=0.3"},
+		{"max_age_days=3"},
+		{"dibao_standard@5301=9000", "assets_months@urban=6"},
+	} {
+		narrow, err := r.Evaluate(context.Background(), settings(t, set...), Options{Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := r.Evaluate(context.Background(), settings(t, set...), Options{Workers: 2, Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(full.Changes) == 0 {
+			t.Errorf("%v changes nothing: choose a setting that does", set)
+		}
+		if !slices.Equal(full.Changes, narrow.Changes) || full.Total != narrow.Total {
+			t.Errorf("%v: narrowed %d changes %+v; full %d changes %+v", set, len(narrow.Changes), narrow.Total, len(full.Changes), full.Total)
+		}
 	}
 }

@@ -49,8 +49,22 @@ func cmdWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		rep.Sweep = &sw
 	}
-	run, err := whatif.Load(ctx, *dir)
+	run, err := whatif.Open(*dir)
 	if err != nil {
+		return err
+	}
+	// Check every setting before the facts are read: that takes a while.
+	check := settings
+	if rep.Sweep != nil {
+		if err := rep.Sweep.Check(run.Set); err != nil {
+			return err
+		}
+		check = append(append([]whatif.Setting(nil), settings...), rep.Sweep.At(rep.Sweep.From))
+	}
+	if _, _, err := whatif.Apply(run.Set, run.Env.AsOf, check); err != nil {
+		return err
+	}
+	if err := run.ReadFacts(ctx); err != nil {
 		return err
 	}
 	rep.Run = run
