@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -90,7 +89,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	if err := checkOut(cfg.Out); err != nil {
+	if err := checkOut(cfg.Out, "summary.json", "run"); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -111,7 +110,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	}
 	res.Summary = summarize(Config{Manifest: cfg.Manifest, Rules: cfg.Rules, Mode: "incremental"}, res.Result, updated.Sub(start), time.Since(updated))
 	inc.sum.Summary = *res.Summary
-	if err := writeRunFolder(cfg.Out, func(dir string) error { return inc.write(dir, res) }); err != nil {
+	if err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) }); err != nil {
 		return nil, err
 	}
 	// The history moves only once the outputs are in place: a kill between
@@ -462,24 +461,3 @@ func (inc *incremental) write(dir string, res *IncrementalResult) error {
 	return writeChangesCSV(filepath.Join(dir, "changes.csv"), res.Changes)
 }
 
-// writeRunFolder writes a run folder through fill into a temporary sibling
-// and moves it into place only when complete.
-func writeRunFolder(out string, fill func(dir string) error) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-")
-	if err != nil {
-		return fmt.Errorf("create the run folder: %w", err)
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := replaceDir(tmp, out); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return nil
-}

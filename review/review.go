@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -60,42 +58,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if err := checkOut(cfg.Out); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(cfg.Out)), "."+filepath.Base(cfg.Out)+".partial-")
-	if err != nil {
-		return nil, fmt.Errorf("create the run folder: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
+	var res *Result
+	err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error {
+		var err error
+		if res, err = evaluate(ctx, cfg, dir); err != nil {
+			return err
 		}
-	}()
-	res, err := evaluate(ctx, cfg, tmp)
+		if err := writeOutputs(dir, cfg, res); err != nil {
+			return err
+		}
+		if cfg.Finish != nil {
+			if err := cfg.Finish(ctx, dir, res); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := writeOutputs(tmp, cfg, res); err != nil {
-		return nil, err
-	}
-	if cfg.Finish != nil {
-		if err := cfg.Finish(ctx, tmp, res); err != nil {
-			return nil, err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	// MkdirTemp makes the folder private; a finished run is as readable as any output.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	if err := replaceDir(tmp, cfg.Out); err != nil {
-		return nil, err
-	}
-	done = true
 	return res, nil
 }
 
@@ -170,40 +151,4 @@ func evaluateAll(ctx context.Context, set *rules.Set, env rules.Env, hs []*facts
 		out = append(out, f...)
 	}
 	return out, measures, nil
-}
-
-// checkOut refuses to overwrite a folder that is not an earlier run.
-func checkOut(out string) error {
-	if out == "" {
-		return fmt.Errorf("no output folder given (--out)")
-	}
-	entries, err := os.ReadDir(out)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("output folder %s: %w", out, err)
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(out, "summary.json")); err != nil {
-		return fmt.Errorf("output folder %s exists and is not a hedui run (no summary.json); choose another --out", out)
-	}
-	return nil
-}
-
-// replaceDir moves tmp to out, replacing an earlier run.
-func replaceDir(tmp, out string) error {
-	if _, err := os.Stat(out); err == nil {
-		old := tmp + ".old"
-		if err := os.Rename(out, old); err != nil {
-			return fmt.Errorf("replace %s: %w", out, err)
-		}
-		defer os.RemoveAll(old)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("move the run into %s: %w", out, err)
-	}
-	return nil
 }

@@ -209,7 +209,7 @@ func TestRefusesToOverwriteAFolderThatIsNotARun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkOut(out); err == nil || !strings.Contains(err.Error(), "not a hedui run") {
+	if err := checkOut(out, "summary.json", "run"); err == nil || !strings.Contains(err.Error(), "not a hedui run") {
 		t.Fatalf("checkOut = %v", err)
 	}
 }

@@ -138,6 +138,16 @@ func (ev *evaluator) begin(h *facts.Household, env Env) {
 	ev.setDates()
 }
 
+// Place gives the region and area whose parameters apply to h: the
+// household's own, or for an omission candidate its police region_code,
+// else the ID's address code, and rural when unknown.
+func Place(h *facts.Household) (region, area string) {
+	if !h.Candidate {
+		return h.Region, h.Area
+	}
+	return candidatePlace(h)
+}
+
 // candidatePlace gives a candidate's region (police region_code, else the
 // ID's address code) and area (rural when unknown), unless the household
 // already names them.

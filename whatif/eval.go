@@ -302,7 +302,7 @@ func (r *Run) where(i int) (h *facts.Household, region, area string, ref time.Ti
 		if h, err = r.Facts(i); err != nil {
 			return nil, "", "", ref, err
 		}
-		region, area = place(h)
+		region, area = rules.Place(h)
 		ref = r.refDate(h)
 	}
 	return h, region, area, ref, nil
@@ -357,30 +357,6 @@ func (r *Run) refDate(h *facts.Household) time.Time {
 	return r.Env.AsOf
 }
 
-// place gives the region and area rules use for h: a candidate's come from
-// the household register (police region_code), else the ID number's
-// address code, and rural when unknown, as in the rules package.
-func place(h *facts.Household) (region, area string) {
-	region, area = h.Region, h.Area
-	if !h.Candidate {
-		return region, area
-	}
-	if region == "" {
-		for _, p := range h.Members[0].Police {
-			if p.Region != "" {
-				region = p.Region
-				break
-			}
-		}
-	}
-	if id := h.Members[0].PersonID; region == "" && len(id) >= 6 {
-		region = id[:6]
-	}
-	if area == "" {
-		area = "rural"
-	}
-	return region, area
-}
 
 // countyOf gives the county (6-digit code) counts are kept by.
 func countyOf(region string) string {

@@ -1,14 +1,14 @@
 package whatif
 
 import (
-	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/hedui/hedui/review"
 )
 
 // Report is what a what-if writes: a scenario, a sweep, or both (the sweep
@@ -59,47 +59,29 @@ type sweepJSON struct {
 // folder is written whole or not at all: into a temporary sibling renamed
 // into place, replacing an earlier what-if folder but nothing else.
 func Write(out string, rep *Report) error {
-	if err := checkOut(out); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-")
-	if err != nil {
-		return fmt.Errorf("create the what-if folder: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
+	return review.WriteFolder(out, "whatif.json", "what-if", func(tmp string) error {
+		if rep.Scenario != nil {
+			if err := writeChangesCSV(filepath.Join(tmp, "whatif.csv"), rep.Scenario.Changes); err != nil {
+				return fmt.Errorf("write whatif.csv: %w", err)
+			}
 		}
-	}()
-	if rep.Scenario != nil {
-		if err := writeChangesCSV(filepath.Join(tmp, "whatif.csv"), rep.Scenario.Changes); err != nil {
-			return fmt.Errorf("write whatif.csv: %w", err)
+		if rep.Sweep != nil {
+			if err := writeSweepCSV(filepath.Join(tmp, "sweep.csv"), rep.Steps); err != nil {
+				return fmt.Errorf("write sweep.csv: %w", err)
+			}
 		}
-	}
-	if rep.Sweep != nil {
-		if err := writeSweepCSV(filepath.Join(tmp, "sweep.csv"), rep.Steps); err != nil {
-			return fmt.Errorf("write sweep.csv: %w", err)
+		b, err := json.MarshalIndent(rep.summary(), "", "  ")
+		if err != nil {
+			return err
 		}
-	}
-	b, err := json.MarshalIndent(rep.summary(), "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "whatif.json"), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	if err := writeHTML(filepath.Join(tmp, "whatif.html"), rep); err != nil {
-		return fmt.Errorf("write whatif.html: %w", err)
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := replaceDir(tmp, out); err != nil {
-		return err
-	}
-	done = true
-	return nil
+		if err := os.WriteFile(filepath.Join(tmp, "whatif.json"), append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := writeHTML(filepath.Join(tmp, "whatif.html"), rep); err != nil {
+			return fmt.Errorf("write whatif.html: %w", err)
+		}
+		return nil
+	})
 }
 
 func (rep *Report) summary() summaryJSON {
@@ -143,59 +125,7 @@ func writeSweepCSV(path string, steps []Step) error {
 }
 
 func writeCSV(path string, rows [][]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	bw.WriteString("\ufeff")
-	w := csv.NewWriter(bw)
-	w.WriteAll(rows)
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// checkOut refuses to replace a folder that is not an earlier what-if.
-func checkOut(out string) error {
-	if out == "" {
-		return fmt.Errorf("no output folder given (--out)")
-	}
-	entries, err := os.ReadDir(out)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("output folder %s: %w", out, err)
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(out, "whatif.json")); err != nil {
-		return fmt.Errorf("output folder %s exists and is not a hedui what-if (no whatif.json); choose another --out", out)
-	}
-	return nil
-}
-
-// replaceDir moves tmp to out, replacing an earlier what-if.
-func replaceDir(tmp, out string) error {
-	if _, err := os.Stat(out); err == nil {
-		old := tmp + ".old"
-		if err := os.Rename(out, old); err != nil {
-			return fmt.Errorf("replace %s: %w", out, err)
-		}
-		defer os.RemoveAll(old)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("move the what-if into %s: %w", out, err)
-	}
-	return nil
+	return review.WriteCSV(path, rows[0], len(rows)-1, func(i int) []string { return rows[i+1] })
 }
 
 func sortedKeys[V any](m map[string]V) []string {
