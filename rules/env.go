@@ -31,6 +31,7 @@ type evaluator struct {
 	// recorded while running one rule on one target
 	params []*ParamValue
 	facts  []sources.Record
+	err    error // the first failure of a helper function in the program running
 }
 
 func newEvaluator(s *Set) *evaluator {
@@ -44,26 +45,43 @@ func newEvaluator(s *Set) *evaluator {
 // functions returns the helper functions expressions may call, bound to ev.
 // Compilation calls it on a zero evaluator only for the signatures.
 func (ev *evaluator) functions() map[string]any {
+	// The helpers that can fail keep error-free signatures (func(string)
+	// float64 and the like), which expr calls without reflection; a failure
+	// is kept in ev.err and ends the evaluation after the program returns.
 	return map[string]any{
 		// param returns a number parameter for the household's region and
 		// area at ref_date; codes returns a code-list parameter.
-		"param": ev.param,
-		"codes": ev.codes,
+		"param": func(name string) float64 { v, err := ev.param(name); ev.fail(err); return v },
+		"codes": func(name string) []string { v, err := ev.codes(name); ev.fail(err); return v },
 		// monthly_standard is dibao_standard ÷ 12 (元/person/month).
-		"monthly_standard": ev.monthlyStandard,
+		"monthly_standard": func() float64 { v, err := ev.monthlyStandard(); ev.fail(err); return v },
 		// counted_income is the household's counted monthly income
 		// (docs/default-rules.md, income.excess).
-		"counted_income": ev.countedIncome,
+		"counted_income": func() float64 { v, err := ev.countedIncome(); ev.fail(err); return v },
 		// fires reports whether another rule's cases would give a flag for
 		// the current member (or household), whatever its modes,
 		// assistance types and sources.
-		"fires":          ev.fires,
+		"fires":          func(id string) bool { v, err := ev.fires(id); ev.fail(err); return v },
 		"months_between": monthsBetween,
 		"within_months":  withinMonths,
 		"has_prefix_any": hasPrefixAny,
 		"strip_spaces":   stripSpaces,
 		"cents":          cents,
 	}
+}
+
+// fail keeps the first error a helper function met during a program.
+func (ev *evaluator) fail(err error) {
+	if err != nil && ev.err == nil {
+		ev.err = err
+	}
+}
+
+// takeErr returns and clears the error kept by fail.
+func (ev *evaluator) takeErr() error {
+	err := ev.err
+	ev.err = nil
+	return err
 }
 
 // monthsBetween is the number of calendar months from the month of a to the
@@ -232,6 +250,7 @@ func (ev *evaluator) release() {
 	ev.h, ev.m = nil, nil
 	ev.params, ev.facts = ev.params[:0], ev.facts[:0]
 	ev.depth = 0
+	ev.err = nil
 	ev.s.pool.Put(ev)
 }
 
@@ -245,8 +264,12 @@ func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, err
 	ev.env[varMember] = m
 	ev.env[varSize] = len(h.Members)
 	c := &r.compiled
+	ev.err = nil
 	for i, p := range c.values {
 		out, err := ev.vm.Run(p, ev.env)
+		if err == nil {
+			err = ev.takeErr()
+		}
 		if err != nil {
 			return -1, fmt.Errorf("values.%s: %w", r.Values[i].Name, err)
 		}
@@ -255,6 +278,9 @@ func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, err
 	for i := range c.cases {
 		cc := &c.cases[i]
 		out, err := ev.vm.Run(cc.when, ev.env)
+		if err == nil {
+			err = ev.takeErr()
+		}
 		if err != nil {
 			return -1, fmt.Errorf("cases[%d].when: %w", i, err)
 		}
@@ -263,6 +289,9 @@ func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, err
 		}
 		if cc.facts != nil {
 			out, err := ev.vm.Run(cc.facts, ev.env)
+			if err == nil {
+				err = ev.takeErr()
+			}
 			if err != nil {
 				return -1, fmt.Errorf("cases[%d].facts: %w", i, err)
 			}
