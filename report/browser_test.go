@@ -13,28 +13,14 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-)
 
-// browser returns the path of Debian's chromium. Without one the test is
-// skipped, unless HEDUI_REQUIRE_BROWSER=1 (CI) makes that a failure.
-func browser(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("HEDUI_REQUIRE_BROWSER") == "1" {
-		t.Fatal("chromium is not installed and HEDUI_REQUIRE_BROWSER=1 (apt-get install -y chromium)")
-	}
-	t.Skip("chromium is not installed; set HEDUI_REQUIRE_BROWSER=1 to make this a failure")
-	return ""
-}
+	"github.com/hedui/hedui/internal/browsertest"
+)
 
 // headless runs chromium on url with extra arguments and returns stdout.
 func headless(t *testing.T, url string, extra ...string) string {
 	t.Helper()
-	bin := browser(t)
+	bin := browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,23 +40,9 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// artifacts is where screenshots are kept: $HEDUI_ARTIFACTS, or a
-// temporary folder.
-func artifacts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HEDUI_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func screenshot(t *testing.T, url, name string) {
 	t.Helper()
-	path, err := filepath.Abs(filepath.Join(artifacts(t), name))
+	path, err := filepath.Abs(filepath.Join(browsertest.Artifacts(t, ""), name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +101,7 @@ func categories(svg string) map[string]int {
 }
 
 func TestReportHTMLInChromium(t *testing.T) {
-	browser(t)
+	browsertest.Chromium(t)
 	dir := runCopy(t)
 	writeAll(t, dir, Options{})
 	flags := readFlags(t, dir)
@@ -254,7 +226,7 @@ func tableBody(t *testing.T, dom, id string) string {
 }
 
 func TestHouseholdReportInChromium(t *testing.T) {
-	browser(t)
+	browsertest.Chromium(t)
 	dir := runCopy(t)
 	writeAll(t, dir, Options{})
 	flags := readFlags(t, dir)

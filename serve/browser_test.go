@@ -4,51 +4,24 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hedui/hedui/internal/browsertest"
 )
-
-// chromium returns Debian's chromium; without it the test is skipped,
-// unless HEDUI_REQUIRE_BROWSER=1 (CI) makes that a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("HEDUI_REQUIRE_BROWSER") == "1" {
-		t.Fatal("chromium is not installed and HEDUI_REQUIRE_BROWSER=1 (apt-get install -y chromium)")
-	}
-	t.Skip("chromium is not installed; set HEDUI_REQUIRE_BROWSER=1 to make this a failure")
-	return ""
-}
-
-func artifactsDir(t *testing.T) string {
-	dir := os.Getenv("HEDUI_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	dir = filepath.Join(dir, "serve")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestBrowserIntake logs in, types a household with a planted vehicle
 // case (seeing an ID rejected as it is typed), submits, sees the finding,
 // opens the 核对报告 and saves screenshots.
 func TestBrowserIntake(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Chromium(t)
 	e := newEnv(t)
 	h := e.r.vehicleHousehold(t)
-	out := artifactsDir(t)
+	out := browsertest.Artifacts(t, "serve")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.Headless,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 1100), chromedp.UserDataDir(t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
