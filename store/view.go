@@ -30,6 +30,9 @@ type liveSource struct {
 	pos   int // position among the live sources (matcher.Indexed.Source)
 	src   *Source
 	codec *codec
+	// nameDOB tells whether the generation holds any row without a valid
+	// ID; most do not, and a check then skips their weak-match lookups.
+	nameDOB bool
 }
 
 // View opens a read view; Close releases it.
@@ -60,6 +63,12 @@ func (db *DB) View() (*View, error) {
 		v.live = append(v.live, *ls)
 	}
 	v.it = txn.NewIterator(badger.IteratorOptions{})
+	for i := range v.live {
+		ls := &v.live[i]
+		p := genPrefix(kindNameDOB, ls.src.ID, ls.src.Gen)
+		v.it.Seek(p)
+		ls.nameDOB = v.it.ValidForPrefix(p)
+	}
 	return v, nil
 }
 
@@ -119,6 +128,9 @@ func (v *View) NameDOBRecords(h uint64) ([]matcher.Indexed, error) {
 	var out []matcher.Indexed
 	for i := range v.live {
 		ls := &v.live[i]
+		if !ls.nameDOB {
+			continue
+		}
 		v.buf = groupPrefix(v.buf, kindNameDOB, ls.src.ID, ls.src.Gen, h)
 		err := v.scan(v.buf, func(k, val []byte) error {
 			rec, err := ls.codec.decode(0, val)
