@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	_ "embed"
+	"encoding/base64"
 	"html/template"
 	"io"
 	"sort"
@@ -19,10 +20,24 @@ var reportTemplate string
 //go:embed templates/style.css
 var styleCSS string
 
+// cjkFont is a GB 2312 subset of Noto Sans CJK SC (fonts/README.md): inlined
+// in report.html so that the page shows Chinese on any machine, with no
+// network and no installed CJK font.
+//
+//go:embed fonts/NotoSansSC-GB2312.woff2
+var cjkFont []byte
+
+// fontFace is the @font-face rule that carries cjkFont as a data URL; the
+// family name comes first in style.css, so pages without the rule (the
+// per-household reports, printed where they are made) use the system fonts.
+var fontFace = template.CSS(`@font-face { font-family: "hedui CJK"; font-display: swap; src: url(data:font/woff2;base64,` +
+	base64.StdEncoding.EncodeToString(cjkFont) + `) format("woff2"); }`)
+
 var funcs = template.FuncMap{
-	"count":   func(n any) string { return svg.Count(toFloat(n)) },
-	"percent": svg.Percent,
-	"css":     func() template.CSS { return template.CSS(styleCSS) },
+	"count":    func(n any) string { return svg.Count(toFloat(n)) },
+	"percent":  svg.Percent,
+	"css":      func() template.CSS { return template.CSS(styleCSS) },
+	"fontface": func() template.CSS { return fontFace },
 }
 
 var pageTmpl = template.Must(template.New("report").Funcs(funcs).Parse(reportTemplate))

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os"
@@ -401,5 +402,31 @@ func TestAddWorkingDays(t *testing.T) {
 		if got := addWorkingDays(day(c.from), 5).Format(time.DateOnly); got != c.want {
 			t.Errorf("5 working days after %s = %s, want %s", c.from, got, c.want)
 		}
+	}
+}
+
+// TestReportCarriesItsChineseFont: report.html inlines the GB 2312 subset of
+// Noto Sans CJK SC and names it first, so Chinese shows on a machine without
+// CJK fonts and without network.
+func TestReportCarriesItsChineseFont(t *testing.T) {
+	dir := runCopy(t)
+	writeAll(t, dir, Options{})
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	font, err := os.ReadFile("fonts/NotoSansSC-GB2312.woff2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "url(data:font/woff2;base64," + base64.StdEncoding.EncodeToString(font) + ")"
+	if !bytes.Contains(page, []byte(want)) {
+		t.Error("report.html does not inline the font file")
+	}
+	if !bytes.Contains(page, []byte(`font-family: "hedui CJK"`)) {
+		t.Error("report.html does not use the inlined font")
+	}
+	if loads := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import`).Find(page); loads != nil {
+		t.Errorf("report.html loads something from the network: %q", loads)
 	}
 }
