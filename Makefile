@@ -6,7 +6,7 @@ GO      ?= go
 RACE_PKGS := ./sources/... ./matcher/... ./review/... ./rules/...
 SCALE   ?= city
 
-.PHONY: build demo test bench bench-micro lint clean
+.PHONY: build demo test bench bench-micro lint clean dist-test dist-build dist-run
 
 build:
 	$(GO) build -o bin/hedui ./cmd/hedui
@@ -18,6 +18,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(sources|matcher|review|rules)(/|$$)')
+	$(MAKE) dist-test
 
 # `make bench SCALE=county|city|province|N PAIRS=5 [SEED=1] [CPUPROFILE=file]`:
 # the micro-benchmarks, then the end-to-end harness (bench/harness): hedui's
@@ -44,3 +45,23 @@ lint:
 
 clean:
 	rm -rf bin demo
+
+# Scale-out: the review as an Apache Beam pipeline (dist/beam, a module of its
+# own, so Beam never enters hedui's go.mod; -mod=mod lets its go.sum follow
+# hedui's own dependencies). dist-test runs the parity test on prism
+# (in-process; the first build downloads ≈90 modules, see docs/scale-out.md).
+# `make dist-run RUNNER=prism|flink|spark|dataflow MANIFEST=… OUT=… [BEAM_FLAGS="…"]`
+# builds bin/hedui-beam and submits the job; README "Scale-out" lists the
+# runner flags. RUNNER=dataflow builds with -tags dataflow (Google Cloud libraries).
+RUNNER     ?= prism
+MANIFEST   ?= demo/sources.yaml
+OUT        ?= demo/run-beam
+BEAM_FLAGS ?=
+dist-test:
+	cd dist/beam && $(GO) test -mod=mod -count=1 ./...
+
+dist-build:
+	cd dist/beam && $(GO) build -mod=mod $(if $(filter dataflow,$(RUNNER)),-tags dataflow) -o ../../bin/hedui-beam ./cmd/hedui-beam
+
+dist-run: dist-build
+	./bin/hedui-beam --runner $(RUNNER) --manifest $(MANIFEST) --out $(OUT) $(BEAM_FLAGS)
