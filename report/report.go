@@ -195,11 +195,14 @@ func (r *run) loadFacts(ctx context.Context, path string, want selector) error {
 			if !want(&lite) {
 				continue
 			}
-			var hh facts.Household
-			if err := json.Unmarshal([]byte(h.Facts), &hh); err != nil {
-				return fmt.Errorf("%s row %d (household %q): facts: %w", path, row, h.HouseholdID, err)
+			if len(h.FactsBin) == 0 {
+				return fmt.Errorf("%s row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", path, row, h.HouseholdID)
 			}
-			r.facts[unitKey(h.HouseholdID, h.PersonID)] = &hh
+			hh, err := facts.DecodeBinary(h.FactsBin)
+			if err != nil {
+				return fmt.Errorf("%s row %d (household %q): facts_bin: %w", path, row, h.HouseholdID, err)
+			}
+			r.facts[unitKey(h.HouseholdID, h.PersonID)] = hh
 		}
 		if err == io.EOF {
 			return nil

@@ -460,4 +460,3 @@ func (inc *incremental) write(dir string, res *IncrementalResult) error {
 	}
 	return writeChangesCSV(filepath.Join(dir, "changes.csv"), res.Changes)
 }
-

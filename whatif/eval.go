@@ -357,7 +357,6 @@ func (r *Run) refDate(h *facts.Household) time.Time {
 	return r.Env.AsOf
 }
 
-
 // countyOf gives the county (6-digit code) counts are kept by.
 func countyOf(region string) string {
 	switch {

@@ -29,13 +29,13 @@ type Run struct {
 	Set     *rules.Set // parsed from rules.yaml; its digest is the summary's
 	Env     rules.Env
 	// Rows holds households then omission candidates, in the order of
-	// households.parquet, without their facts text.
+	// households.parquet, without their encoded facts.
 	Rows []review.HouseholdRow
 	// Before holds, per row, the run's flags (from flags.parquet) in file order.
 	Before [][]FlagKey
 
-	factsText []string           // per row, until decoded
-	decoded   []*facts.Household // per row, once decoded
+	factsBin [][]byte           // per row, until decoded
+	decoded  []*facts.Household // per row, once decoded
 }
 
 // Facts returns the facts of row i, decoding them on first use.
@@ -43,15 +43,17 @@ func (r *Run) Facts(i int) (*facts.Household, error) {
 	if h := r.decoded[i]; h != nil {
 		return h, nil
 	}
-	h := new(facts.Household)
-	if err := json.Unmarshal([]byte(r.factsText[i]), h); err != nil {
-		return nil, fmt.Errorf("%s: row %d (household %q): facts: %w", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID, err)
+	if len(r.factsBin[i]) == 0 {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID)
+	}
+	h, err := facts.DecodeBinary(r.factsBin[i])
+	if err != nil {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID, err)
 	}
 	if len(h.Members) == 0 {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts have no members", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID)
 	}
-	restoreKeys(h)
-	r.decoded[i], r.factsText[i] = h, ""
+	r.decoded[i], r.factsBin[i] = h, nil
 	return h, nil
 }
 
@@ -186,65 +188,20 @@ func loadRules(dir, digest string) (*rules.Set, error) {
 	return set, nil
 }
 
-// readHouseholds reads households.parquet, setting the facts text aside.
+// readHouseholds reads households.parquet, setting the encoded facts aside.
 func (r *Run) readHouseholds(path string) error {
 	rows, err := parquet.ReadFile[review.HouseholdRow](path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	r.Rows, r.factsText, r.decoded = rows, make([]string, len(rows)), make([]*facts.Household, len(rows))
+	r.Rows, r.factsBin, r.decoded = rows, make([][]byte, len(rows)), make([]*facts.Household, len(rows))
 	for i := range rows {
-		r.factsText[i], rows[i].Facts = rows[i].Facts, ""
+		r.factsBin[i], rows[i].FactsBin = rows[i].FactsBin, nil
 		if rows[i].Members <= 0 {
 			return fmt.Errorf("%s: row %d (household %q): members %d; want 1 or more", path, i+1, rows[i].HouseholdID, rows[i].Members)
 		}
 	}
 	return nil
-}
-
-// restoreKeys fills the person keys that JSON does not carry (json:"-")
-// from the ID numbers, as the matcher set them: 0 for an invalid number.
-func restoreKeys(h *facts.Household) {
-	for _, m := range h.Members {
-		m.Key = keyOf18(m.PersonID)
-		if m.Roster != nil {
-			m.Roster.Key = keyOf18(m.Roster.PersonID)
-		}
-		restore(m.Police)
-		restore(m.Vehicles)
-		restore(m.RealEstate)
-		restore(m.Pension)
-		restore(m.Fund)
-		restore(m.Court)
-		restore(m.Business)
-		restore(m.Payroll)
-		restore(m.Medical)
-		restore(m.Disability)
-		restore(m.Poverty)
-		restore(m.Deposit)
-		restore(m.Staff)
-		for _, hm := range m.Housemates {
-			if hm.Police != nil {
-				hm.Police.Key = keyOf18(hm.Police.PersonID)
-			}
-			restore(hm.Staff)
-		}
-	}
-}
-
-func restore[T sources.Record](rs []T) {
-	for _, r := range rs {
-		o := r.Base()
-		o.Key = keyOf18(o.PersonID)
-	}
-}
-
-func keyOf18(id string) personid.Key {
-	p := personid.Parse(id)
-	if p.Reason != personid.ReasonNone {
-		return 0
-	}
-	return p.Key
 }
 
 // readFlags reads flags.parquet and files each flag under its household
