@@ -340,7 +340,7 @@ func TestReportsAreDeterministic(t *testing.T) {
 	a, b := runCopy(t), runCopy(t)
 	writeAll(t, a, Options{})
 	writeAll(t, b, Options{})
-	for _, name := range []string{"report.html", "households/" + firstHousehold(t, a) + ".html"} {
+	for _, name := range []string{"report.html", "report.xlsx", "households/" + firstHousehold(t, a) + ".html"} {
 		x, _ := os.ReadFile(filepath.Join(a, name))
 		y, _ := os.ReadFile(filepath.Join(b, name))
 		if len(x) == 0 || !bytes.Equal(x, y) {

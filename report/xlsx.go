@@ -1,6 +1,8 @@
 package report
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -55,7 +57,31 @@ func (r *run) writeXLSX(w io.Writer) error {
 	}
 	// The first sheet is already the active one in a new file; setting it
 	// again would make excelize parse every streamed sheet back.
-	return f.Write(w)
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		return err
+	}
+	return sortedZip(w, buf.Bytes())
+}
+
+// sortedZip copies a zip archive with its entries in name order. excelize
+// writes the parts of a workbook in map order, so the same workbook came out
+// as different bytes from run to run; the parts themselves are unchanged
+// (copied compressed, as they are).
+func sortedZip(w io.Writer, data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	files := append([]*zip.File(nil), zr.File...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	zw := zip.NewWriter(w)
+	for _, f := range files {
+		if err := zw.Copy(f); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
 
 type styles struct{ header, percent, money int }
