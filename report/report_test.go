@@ -18,11 +18,10 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/hedui/hedui/internal/testregion"
 	"github.com/hedui/hedui/review"
 	"github.com/hedui/hedui/rules"
-	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/sources/personid"
-	"github.com/hedui/hedui/synth"
 )
 
 // genRun generates one small region and reviews it, once per test binary;
@@ -32,23 +31,7 @@ var genRun = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx := context.Background()
-	region := filepath.Join(root, "region")
-	if _, err := synth.Generate(ctx, synth.Config{Out: region, Seed: 7, Residents: 12000, Households: 900,
-		AsOf: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
-		return "", err
-	}
-	m, err := sources.LoadManifest(filepath.Join(region, "sources.yaml"))
-	if err != nil {
-		return "", err
-	}
-	set, err := rules.Default()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(root, "run")
-	_, err = review.Run(ctx, review.Config{Manifest: m, Rules: set, Out: out, Workers: 2, CacheDir: filepath.Join(root, "cache")})
-	return out, err
+	return testregion.Run(context.Background(), root)
 })
 
 func TestMain(m *testing.M) {

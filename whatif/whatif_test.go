@@ -12,38 +12,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/hedui/hedui/internal/testregion"
 	"github.com/hedui/hedui/review"
-	"github.com/hedui/hedui/rules"
-	"github.com/hedui/hedui/sources"
-	"github.com/hedui/hedui/synth"
 )
 
 // genRun generates one small region and reviews it, once per test binary:
 // every test here only reads the run folder.
 var genRun = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "hedui-whatif-test-")
+	root, err := os.MkdirTemp("", "hedui-whatif-test-")
 	if err != nil {
 		return "", err
 	}
-	gen := filepath.Join(dir, "gen")
-	ctx := context.Background()
-	if _, err := synth.Generate(ctx, synth.Config{Out: gen, Seed: 7, Residents: 12000, Households: 900,
-		AsOf: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
-		return "", err
-	}
-	m, err := sources.LoadManifest(filepath.Join(gen, "sources.yaml"))
-	if err != nil {
-		return "", err
-	}
-	set, err := rules.Default()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "run")
-	_, err = review.Run(ctx, review.Config{Manifest: m, Rules: set, Out: out, Workers: 2, CacheDir: filepath.Join(dir, "cache")})
-	return out, err
+	return testregion.Run(context.Background(), root)
 })
 
 func TestMain(m *testing.M) {
