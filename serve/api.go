@@ -282,49 +282,62 @@ func (srv *Server) apiCreateCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e.Status, *e)
 		return
 	}
-	c, e := srv.createCheck(r, p, req)
+	c, answer, e := srv.createCheck(r, p, req)
 	if e != nil {
 		writeError(w, e.Status, *e)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/checks/"+c.ID)
-	writeJSON(w, http.StatusCreated, apiView(c))
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	w.Write(answer)
 	srv.metrics.latency.Observe(time.Since(start).Seconds())
 }
 
-// createCheck runs, stores and audits a check.
-func (srv *Server) createCheck(r *http.Request, p *principal, req *CheckRequest) (*Check, *apiError) {
+// createCheck runs, stores and audits a check; it returns the check and
+// its API answer (JSON, without the facts).
+func (srv *Server) createCheck(r *http.Request, p *principal, req *CheckRequest) (*Check, []byte, *apiError) {
 	c, e := srv.runCheck(r, p, req)
 	if e != nil {
 		if e.Status == http.StatusForbidden {
 			srv.appendAudit(audit.Entry{User: p.user.Name, Role: string(p.user.Role), Action: "denied", Status: e.Status,
 				AuthorizationRef: req.AuthorizationRef, Detail: "check outside the user's region " + req.RegionCode})
 		}
-		return nil, e
+		return nil, nil, e
+	}
+	answer, line, err := encodeCheck(c)
+	if err != nil {
+		srv.log.Error("encode check", "check", c.ID, "err", maskedErr(err))
+		return nil, nil, &apiError{Status: http.StatusInternalServerError, Message: "the check could not be stored"}
 	}
 	// Both files are written, then synced at once: the answer waits for
 	// one round of fsyncs, shared with the checks answered meanwhile.
-	ct, err := srv.checks.write(c)
-	if err != nil {
+	if _, err := srv.checks.write(c, line); err != nil {
 		srv.log.Error("store check", "check", c.ID, "err", err)
-		return nil, &apiError{Status: http.StatusInternalServerError, Message: "the check could not be stored"}
+		return nil, nil, &apiError{Status: http.StatusInternalServerError, Message: "the check could not be stored"}
 	}
 	entry := srv.checkEntry(p, "check.create", http.StatusCreated, c)
 	entry.Time = srv.cfg.Now()
-	at, err := srv.audit.Write(entry)
-	if err != nil {
+	if _, err := srv.audit.Write(entry); err != nil {
 		srv.log.Error("audit log", "action", entry.Action, "err", err)
-		return nil, &apiError{Status: http.StatusInternalServerError, Message: "the audit log could not be written"}
+		return nil, nil, &apiError{Status: http.StatusInternalServerError, Message: "the audit log could not be written"}
 	}
+	if err := srv.commit.Wait(srv.commit.Written()); err != nil {
+		srv.log.Error("sync check and audit", "check", c.ID, "err", err)
+		return nil, nil, &apiError{Status: http.StatusInternalServerError, Message: "the check could not be stored"}
+	}
+	srv.metrics.checks.WithLabelValues(c.Verdict).Inc()
+	return c, answer, nil
+}
+
+// syncBoth is one round of srv.commit: it makes every check and audit
+// entry written so far durable, syncing both files at once.
+func (srv *Server) syncBoth() error {
+	ct, at := srv.checks.last(), srv.audit.Last()
 	cerr := make(chan error, 1)
 	go func() { cerr <- srv.checks.sync(ct) }()
 	aerr := srv.audit.Wait(at)
-	if err := errors.Join(<-cerr, aerr); err != nil {
-		srv.log.Error("sync check and audit", "check", c.ID, "err", err)
-		return nil, &apiError{Status: http.StatusInternalServerError, Message: "the check could not be stored"}
-	}
-	srv.metrics.checks.WithLabelValues(c.Verdict).Inc()
-	return c, nil
+	return errors.Join(<-cerr, aerr)
 }
 
 func (srv *Server) checkEntry(p *principal, action string, status int, c *Check) audit.Entry {

@@ -2,18 +2,19 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/serve/audit"
 )
 
 // Member is one member of a household as the applicant gives it.
@@ -77,9 +78,7 @@ type checkStore struct {
 	byID map[string]int // index into list
 	list []checkMeta    // in creation order
 
-	syncMu  sync.Mutex
-	written atomic.Int64
-	synced  atomic.Int64
+	gs audit.GroupSync
 }
 
 // openChecks opens the store and takes an exclusive lock on it for the
@@ -94,6 +93,7 @@ func openChecks(path string) (*checkStore, error) {
 		return nil, fmt.Errorf("%s is in use by another hedui serve (%w)", path, err)
 	}
 	s := &checkStore{path: path, f: f, byID: map[string]int{}}
+	s.gs.Sync = f.Sync
 	if err := s.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -132,6 +132,37 @@ func (s *checkStore) load() error {
 	return nil
 }
 
+// encodeCheck returns the check as the API answers it (without its facts)
+// and as the file keeps it (with them), each ending in a newline. The
+// facts are the last field of a Check, so the line is the answer with the
+// facts added at its end: the flags and their evidence are encoded once.
+func encodeCheck(c *Check) (answer, line []byte, err error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(apiView(c)); err != nil {
+		return nil, nil, err
+	}
+	n := buf.Len()
+	if c.Facts != nil {
+		if err := enc.Encode(c.Facts); err != nil {
+			return nil, nil, err
+		}
+	}
+	all := buf.Bytes()
+	answer = all[:n]
+	if c.Facts == nil {
+		return answer, answer, nil
+	}
+	facts := bytes.TrimSuffix(all[n:], []byte("\n"))
+	line = make([]byte, 0, len(all)+16)
+	line = append(line, answer[:n-2]...) // without "}\n"
+	line = append(line, `,"facts":`...)
+	line = append(line, facts...)
+	line = append(line, '}', '\n')
+	return answer, line, nil
+}
+
 func metaOf(c *Check, off int64, n int) checkMeta {
 	return checkMeta{id: c.ID, user: c.User, region: c.RegionCode, verdict: c.Verdict, created: c.Created,
 		members: len(c.Members), off: off, n: n}
@@ -142,49 +173,27 @@ func (s *checkStore) add(m checkMeta) {
 	s.list = append(s.list, m)
 }
 
-// put appends a check and returns once it is on disk.
-func (s *checkStore) put(c *Check) error {
-	n, err := s.write(c)
-	if err != nil {
-		return err
-	}
-	return s.sync(n)
-}
-
-// write appends a check without waiting for the disk; sync(ticket) waits.
-func (s *checkStore) write(c *Check) (int64, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return 0, err
-	}
-	b = append(b, '\n')
+// write appends line, the JSON of c ending in a newline, without waiting
+// for the disk, and returns the ticket sync waits for. It takes the line
+// rather than encoding c so that the caller encodes the check once for the
+// file and the answer.
+func (s *checkStore) write(c *Check, line []byte) (int64, error) {
 	s.mu.Lock()
-	if _, err := s.f.Write(b); err != nil {
+	if _, err := s.f.Write(line); err != nil {
 		s.mu.Unlock()
 		return 0, fmt.Errorf("append to %s: %w", s.path, err)
 	}
-	s.add(metaOf(c, s.size, len(b)))
-	s.size += int64(len(b))
+	s.add(metaOf(c, s.size, len(line)))
+	s.size += int64(len(line))
 	s.mu.Unlock()
-	return s.written.Add(1), nil
+	return s.gs.Written(), nil
 }
 
-func (s *checkStore) sync(n int64) error {
-	if s.synced.Load() >= n {
-		return nil
-	}
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	if s.synced.Load() >= n {
-		return nil
-	}
-	target := s.written.Load()
-	if err := s.f.Sync(); err != nil {
-		return err
-	}
-	s.synced.Store(target)
-	return nil
-}
+// sync returns once the write with ticket n is on disk.
+func (s *checkStore) sync(n int64) error { return s.gs.Wait(n) }
+
+// last returns the ticket of the last write so far.
+func (s *checkStore) last() int64 { return s.gs.All() }
 
 // meta returns a check's metadata.
 func (s *checkStore) meta(id string) (checkMeta, bool) {

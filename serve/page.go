@@ -189,7 +189,7 @@ func (srv *Server) submitForm(w http.ResponseWriter, r *http.Request) {
 	}
 	form := *req
 	form.Members = slices.Clone(req.Members)
-	c, e := srv.createCheck(r, p, req)
+	c, _, e := srv.createCheck(r, p, req)
 	if e != nil {
 		d := srv.homeData(p, &form)
 		if len(d.Form.Members) == 0 {

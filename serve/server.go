@@ -54,11 +54,15 @@ type Config struct {
 // Server is the intake service. Create it with New, serve it with Serve
 // (or mount Handler), and Close it after.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	snap     atomic.Pointer[snapshot]
-	checks   *checkStore
-	audit    *audit.Log
+	cfg    Config
+	log    *slog.Logger
+	snap   atomic.Pointer[snapshot]
+	checks *checkStore
+	audit  *audit.Log
+	// commit syncs checks.jsonl and audit.jsonl in one round for the
+	// checks created meanwhile, so that a check waits for one round rather
+	// than for two unaligned ones.
+	commit   audit.GroupSync
 	key      []byte // HMAC key of household digests
 	users    *userCache
 	sessions *sessions
@@ -121,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("index %s has no roster: build it with hedui index build", cfg.DB.Dir())
 	}
 	srv.snap.Store(s)
+	srv.commit.Sync = srv.syncBoth
 	srv.metrics = newMetrics(srv)
 	srv.handler = srv.routes()
 	return srv, nil

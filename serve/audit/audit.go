@@ -39,7 +39,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -89,10 +88,8 @@ type Log struct {
 	seq  int64
 	last string
 
-	syncMu  sync.Mutex // one fsync at a time; guards headAt
-	headAt  time.Time
-	written atomic.Int64
-	synced  atomic.Int64
+	gs     GroupSync
+	headAt time.Time // guarded by gs: only the leader of a round uses it
 }
 
 // Open opens (or creates) the log at path for appending.
@@ -102,16 +99,16 @@ func Open(path string) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{path: path, f: f, size: -1, last: zeroHash}
+	l.gs.Sync = l.syncRound
 	return l, nil
 }
 
 // Close syncs the log, records its head and closes the file.
 func (l *Log) Close() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+	werr := l.gs.Wait(l.gs.All())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.f.Sync()
+	err := errors.Join(werr, l.f.Sync())
 	if l.size >= 0 {
 		err = errors.Join(err, l.closeHead())
 	}
@@ -164,11 +161,14 @@ func (l *Log) Write(e Entry) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return l.written.Add(1), nil
+	return l.gs.Written(), nil
 }
 
 // Wait returns once the write with ticket n is on disk.
-func (l *Log) Wait(n int64) error { return l.sync(n) }
+func (l *Log) Wait(n int64) error { return l.gs.Wait(n) }
+
+// Last returns the ticket of the last write so far.
+func (l *Log) Last() int64 { return l.gs.All() }
 
 func (l *Log) write(e *Entry) error {
 	fd := int(l.f.Fd())
@@ -193,38 +193,30 @@ func (l *Log) write(e *Entry) error {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	if e.Hash, err = e.digest(); err != nil {
-		return err
-	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	if _, err := l.f.Write(append(b, '\n')); err != nil {
+	// The line is the hashed JSON with the hash added as its last field,
+	// as Marshal would write it: one encoding instead of two.
+	sum := sha256.Sum256(b)
+	e.Hash = hex.EncodeToString(sum[:])
+	b = append(append(append(b[:len(b)-1], `,"hash":"`...), e.Hash...), '"', '}', '\n')
+	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("append to %s: %w", l.path, err)
 	}
-	l.size = st.Size() + int64(len(b)) + 1
+	l.size = st.Size() + int64(len(b))
 	l.seq, l.last = e.Seq, e.Hash
 	return nil
 }
 
-// sync makes sure the n-th write of this Log is on disk, then records the
-// head beside the log.
-func (l *Log) sync(n int64) error {
-	if l.synced.Load() >= n {
-		return nil
-	}
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if l.synced.Load() >= n {
-		return nil
-	}
-	target := l.written.Load()
+// syncRound is one group commit: it makes every entry written so far
+// durable, then records the head beside the log.
+func (l *Log) syncRound() error {
 	seq, hash := l.Head()
 	if err := l.f.Sync(); err != nil {
 		return err
 	}
-	l.synced.Store(target)
 	// The head file trails the log by at most headEvery (and Close writes
 	// it): rewriting it at every group commit would double the cost of an
 	// append.
