@@ -129,6 +129,30 @@ func (w *writers) abort() {
 	}
 }
 
+// adder is a file of rows of one kind.
+type adder[T any] interface{ add(T) error }
+
+// emit adds row, about p, to s after the rows with invalid IDs that the
+// block plants before it: those are copies of row with only the ID (set by
+// setID) changed; row itself gets p's ID, sometimes messy but valid.
+func emit[T any](w *writers, s adder[T], k sources.Kind, forced *bool, region string, p *person, row T, setID func(*T, string)) error {
+	return emitJunk(w, s, k, forced, region, p, row, setID, setID)
+}
+
+// emitJunk is emit where an invalid-ID copy also loses, through junkify,
+// what else would identify the person (name, birth date, region).
+func emitJunk[T any](w *writers, s adder[T], k sources.Kind, forced *bool, region string, p *person, row T, junkify, setID func(*T, string)) error {
+	for _, bad := range w.junk(k, forced, region) {
+		j := row
+		junkify(&j, bad)
+		if err := s.add(j); err != nil {
+			return err
+		}
+	}
+	setID(&row, w.rawID(p, dirtyValidRate))
+	return s.add(row)
+}
+
 // rawID renders the key of a row about p: usually clean, sometimes messy
 // but valid.
 func (w *writers) rawID(p *person, rate float64) string {
@@ -207,27 +231,19 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 			Name: p.pname, Gender: genderCodes.raw(gender(p)), BirthDate: days(p.dob), HukouNo: p.hukou,
 			RelationToHead: p.rel, Status: p.pstatus, StatusDate: days(p.pdate), RegionCode: p.region,
 		}
-		for _, bad := range w.junk(sources.KindPolice, &forced[0], region) {
-			j := row
-			j.PersonID, j.Name, j.BirthDate, j.RegionCode = bad, "", nil, ""
-			j.HukouNo, j.RelationToHead, j.Status, j.StatusDate = "000000000000000", "other", "normal", nil
-			check(w.police.add(j))
-		}
-		row.PersonID = w.rawID(p, dirtyValidRate)
-		check(w.police.add(row))
+		check(emitJunk(w, w.police, sources.KindPolice, &forced[0], region, p, row, func(r *policeRow, id string) {
+			r.PersonID, r.Name, r.BirthDate, r.RegionCode = id, "", nil, ""
+			r.HukouNo, r.RelationToHead, r.Status, r.StatusDate = "000000000000000", "other", "normal", nil
+		}, func(r *policeRow, id string) { r.PersonID = id }))
 	}
 	// Vehicles, then the rows whose owner ID is invalid but name and birth
 	// date identify a roster member.
 	for _, p := range b.people {
 		for _, v := range p.r.vehicle {
 			row := w.vehicleRow(v, p)
-			for _, bad := range w.junk(sources.KindVehicle, &forced[1], region) {
-				j := row
-				j.OwnerID, j.Name, j.BirthDate, j.RegionCode = bad, "", "", ""
-				check(w.vehicle.add(j))
-			}
-			row.OwnerID = w.rawID(p, dirtyValidRate)
-			check(w.vehicle.add(row))
+			check(emitJunk(w, w.vehicle, sources.KindVehicle, &forced[1], region, p, row,
+				func(r *vehicleRow, id string) { r.OwnerID, r.Name, r.BirthDate, r.RegionCode = id, "", "", "" },
+				func(r *vehicleRow, id string) { r.OwnerID = id }))
 		}
 	}
 	for _, nd := range b.nd {
@@ -262,26 +278,14 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 		for _, r := range p.r.pension {
 			row := pensionRow{Scheme: pensionScheme.raw(r.Scheme), State: pensionState.raw(r.State),
 				MonthlyAmount: money(r.MonthlyAmount), ContributionBase: money(r.ContributionBase), Period: ymd(r.Period, "200601")}
-			for _, bad := range w.junk(sources.KindPension, &forced[3], region) {
-				j := row
-				j.PersonID = bad
-				check(w.pension.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.pension.add(row))
+			check(emit(w, w.pension, sources.KindPension, &forced[3], region, p, row, func(r *pensionRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.fund {
 			row := fundRow{Employer: r.Employer, MonthlyDeposit: r.MonthlyDeposit, DepositBase: r.DepositBase,
 				AccountStatus: fundStatus.raw(r.AccountStatus), LastDepositMonth: ymd(r.LastDepositMonth, "200601")}
-			for _, bad := range w.junk(sources.KindFund, &forced[4], region) {
-				j := row
-				j.PersonID = bad
-				check(w.fund.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.fund.add(row))
+			check(emit(w, w.fund, sources.KindFund, &forced[4], region, p, row, func(r *fundRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
@@ -291,38 +295,20 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 				raw = "赡养纠纷"
 			}
 			row := courtRow{CaseNo: r.CaseNo, CaseType: raw, EffectiveDate: ymd(r.EffectiveDate, "2006/01/02"), Role: r.Role}
-			for _, bad := range w.junk(sources.KindCourt, &forced[5], region) {
-				j := row
-				j.PartyID = bad
-				check(w.court.add(j))
-			}
-			row.PartyID = w.rawID(p, dirtyValidRate)
-			check(w.court.add(row))
+			check(emit(w, w.court, sources.KindCourt, &forced[5], region, p, row, func(r *courtRow, id string) { r.PartyID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.business {
 			row := businessRow{USCC: r.USCC, EntityName: r.EntityName, Role: businessRole.raw(r.Role),
 				SubscribedCapital: r.SubscribedCapital / 10000, Status: businessStatus.raw(r.Status), Established: days(r.Established)}
-			for _, bad := range w.junk(sources.KindBusiness, &forced[6], region) {
-				j := row
-				j.PersonID = bad
-				check(w.business.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.business.add(row))
+			check(emit(w, w.business, sources.KindBusiness, &forced[6], region, p, row, func(r *businessRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.payroll {
 			row := payrollRow{Employer: r.Employer, MonthlySalary: money(r.MonthlySalary), Status: r.Status}
-			for _, bad := range w.junk(sources.KindPayroll, &forced[7], region) {
-				j := row
-				j.PersonID = bad
-				check(w.payroll.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.payroll.add(row))
+			check(emit(w, w.payroll, sources.KindPayroll, &forced[7], region, p, row, func(r *payrollRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
@@ -332,61 +318,33 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 			if e != nil {
 				return e
 			}
-			for _, bad := range w.junk(sources.KindMedical, &forced[8], region) {
-				j := row
-				j.PersonID = bad
-				check(s.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(s.add(row))
+			check(emit(w, s, sources.KindMedical, &forced[8], region, p, row, func(r *medicalRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.disability {
 			row := disabilityRow{Name: p.name, Category: disabilityCat.raw(r.Category), Grade: int32(r.Grade)}
-			for _, bad := range w.junk(sources.KindDisability, &forced[9], region) {
-				j := row
-				j.PersonID, j.Name = bad, ""
-				check(w.disability.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.disability.add(row))
+			check(emitJunk(w, w.disability, sources.KindDisability, &forced[9], region, p, row,
+				func(r *disabilityRow, id string) { r.PersonID, r.Name = id, "" }, func(r *disabilityRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.poverty {
 			row := povertyRow{Status: povertyStatus.raw(r.Status), HouseholdNo: r.HouseholdNo}
-			for _, bad := range w.junk(sources.KindPoverty, &forced[10], region) {
-				j := row
-				j.PersonID = bad
-				check(w.poverty.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.poverty.add(row))
+			check(emit(w, w.poverty, sources.KindPoverty, &forced[10], region, p, row, func(r *povertyRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.deposit {
 			row := depositRow{Balance: r.Balance, AsOf: days(r.AsOf)}
-			for _, bad := range w.junk(sources.KindDeposit, &forced[11], region) {
-				j := row
-				j.PersonID = bad
-				check(w.deposit.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.deposit.add(row))
+			check(emit(w, w.deposit, sources.KindDeposit, &forced[11], region, p, row, func(r *depositRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.staff {
 			row := staffRow{Name: p.name, Role: r.Role}
-			for _, bad := range w.junk(sources.KindStaff, &forced[12], region) {
-				j := row
-				j.PersonID, j.Name = bad, ""
-				check(w.staff.add(j))
-			}
-			row.PersonID = w.rawID(p, dirtyValidRate)
-			check(w.staff.add(row))
+			check(emitJunk(w, w.staff, sources.KindStaff, &forced[12], region, p, row,
+				func(r *staffRow, id string) { r.PersonID, r.Name = id, "" }, func(r *staffRow, id string) { r.PersonID = id }))
 		}
 	}
 	w.firstBlock = false
