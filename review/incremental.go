@@ -109,6 +109,12 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 		return nil, err
 	}
 	res.Summary = summarize(Config{Manifest: cfg.Manifest, Rules: cfg.Rules, Mode: "incremental"}, res.Result, updated.Sub(start), time.Since(updated))
+	// An incremental run reads only the sources the index update re-read, not
+	// the manifest's whole row count that the catalog's quality records hold.
+	res.Summary.RowsRead = 0
+	for _, u := range updates {
+		res.Summary.RowsRead += u.Rows
+	}
 	inc.sum.Summary = *res.Summary
 	if err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) }); err != nil {
 		return nil, err

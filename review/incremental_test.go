@@ -367,6 +367,13 @@ func TestIncrementalReportsTheChanges(t *testing.T) {
 	if s.UnchangedHouseholds+len(res.Households) != len(before.Households) {
 		t.Fatalf("unchanged %d + evaluated %d != %d households", s.UnchangedHouseholds, len(res.Households), len(before.Households))
 	}
+	var reread int64
+	for _, u := range s.IndexUpdate {
+		reread += u.Rows
+	}
+	if res.Summary.RowsRead != reread || reread == 0 || reread >= before.Summary.RowsRead {
+		t.Fatalf("rows_read %d: want the %d rows the index update re-read (a full run reads %d)", res.Summary.RowsRead, reread, before.Summary.RowsRead)
+	}
 	// The evaluated households' flags equal the full run's on the new data.
 	evaluated := map[string]bool{}
 	for _, h := range res.Households {
