@@ -130,7 +130,9 @@ func (r *run) matchInvalid(rd *sources.Reader, c sources.Chunk, invalid []int, o
 	if len(invalid) == 0 || len(r.nameDOB) == 0 {
 		return nil
 	}
-	recs, err := rd.Decode(c, invalid)
+	// Only the key and the name, birth-date and region columns: the few rows
+	// that match are decoded whole with the other hits.
+	recs, err := rd.DecodeOrigins(c, invalid)
 	if err != nil {
 		return err
 	}

@@ -91,3 +91,33 @@ func TestHashesOfFreeTextFromPages(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeOriginsReadsOnlyWhatWeakMatchingNeeds: the key, name, birth date
+// and region come back; the kind's own columns are not read (a bad value
+// there does not fail), and rows are those asked for.
+func TestDecodeOriginsReadsOnlyWhatWeakMatchingNeeds(t *testing.T) {
+	header := []string{"owner_id", "name", "birth_date", "region_code", "plate_no", "vehicle_type", "status", "price"}
+	rows := [][]string{
+		{testID(t, 1), "张三", "1980-02-02", "530102", "云A1", "K33", "normal", "90000"},
+		{"bad-id", "李 四", "1972-05-06", "530103", "云A2", "K33", "not-a-status", "oops"},
+		{testID(t, 3), "王五", "1990-04-04", "530111", "云A3", "K33", "normal", "1"},
+	}
+	path := filepath.Join(t.TempDir(), "vehicle.parquet")
+	writePQ(t, path, strCols(header, rows, false))
+	m, e := testEntry(KindVehicle, path)
+	r := mustOpen(t, m, e)
+	recs, err := r.DecodeOrigins(r.Chunks()[0], []int{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := recs[0].(*Vehicle)
+	if v.PersonID != "bad-id" || v.Name != "李 四" || v.BirthDate != day("1972-05-06") || v.Region != "530103" || v.Row != 2 {
+		t.Errorf("origin of row 2: %+v", v.Origin)
+	}
+	if v.PlateNo != "" || v.Status != "" || v.Price != 0 {
+		t.Errorf("DecodeOrigins read the kind's own columns: %+v", v)
+	}
+	if w := recs[1].(*Vehicle); w.Key == 0 || w.Name != "王五" || w.Row != 3 {
+		t.Errorf("origin of row 3: %+v", w.Origin)
+	}
+}

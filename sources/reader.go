@@ -215,13 +215,14 @@ func (r *Reader) RawKeys(c Chunk, rows []int) ([]string, error) {
 		return nil, err
 	}
 	rc := &f.raws[0]
-	d, err := f.loadColumn(c.RowGroup, rc, c.Rows, nil)
+	// Only the asked rows are kept: the k-th at index k.
+	d, err := f.loadColumn(c.RowGroup, rc, c.Rows, rows)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
 	}
 	out := make([]string, len(rows))
-	for i, row := range rows {
-		out[i] = d.rawText(row, rc)
+	for i := range rows {
+		out[i] = d.rawText(i, rc)
 	}
 	return out, nil
 }
@@ -394,8 +395,27 @@ func (r *Reader) Decode(c Chunk, rows []int) ([]Record, error) {
 			rows[i] = i
 		}
 	}
+	return r.decode(c, rows, nil)
+}
+
+// DecodeOrigins is Decode reading only the key and the columns of Origin
+// (name, birth_date, region_code): what matching a row without a valid ID
+// by name and birth date needs. The kind's own fields are left zero.
+func (r *Reader) DecodeOrigins(c Chunk, rows []int) ([]Record, error) {
+	only := make([]bool, len(r.impl.plans))
+	only[0] = true
+	for pi, p := range r.impl.plans {
+		switch p.col.Name {
+		case "name", "birth_date", "region_code":
+			only[pi] = true
+		}
+	}
+	return r.decode(c, rows, only)
+}
+
+func (r *Reader) decode(c Chunk, rows []int, only []bool) ([]Record, error) {
 	var out []Record
-	err := r.impl.decodeRows(c, rows, func(_ int, rec Record, _ []cell) error {
+	err := r.impl.decodeRows(c, rows, only, func(_ int, rec Record, _ []cell) error {
 		out = append(out, rec)
 		return nil
 	}, true)
@@ -407,8 +427,9 @@ func (r *Reader) Decode(c Chunk, rows []int) ([]Record, error) {
 
 // decodeRows converts the given rows of chunk c and calls fn with each record
 // and its cells (per schema column; the key cell holds PersonID). With fresh,
-// every row gets a new record; otherwise one record is reused.
-func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record, cells []cell) error, fresh bool) error {
+// every row gets a new record; otherwise one record is reused. only, when
+// not nil, names the plans (columns) to read; the others stay zero.
+func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, fn func(row int, rec Record, cells []cell) error, fresh bool) error {
 	f, err := r.fileOf(c)
 	if err != nil {
 		return err
@@ -419,7 +440,7 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, fn func(row int, rec Record
 	convs := make([]*converter, len(r.plans))
 	for pi := range r.plans {
 		rc := &f.raws[pi]
-		if rc.leaf < 0 {
+		if rc.leaf < 0 || (only != nil && !only[pi]) {
 			continue
 		}
 		d, err := f.loadColumn(c.RowGroup, rc, c.Rows, rows)
