@@ -3,7 +3,7 @@
 
 GO      ?= go
 # Packages that run work concurrently are tested under the race detector.
-RACE_PKGS := ./sources/... ./matcher/... ./review/... ./rules/...
+RACE_PKGS := ./sources/... ./matcher/... ./review/... ./rules/... ./serve/... ./whatif/...
 SCALE   ?= city
 
 .PHONY: build demo test bench bench-micro lint clean dist-test dist-build dist-run
@@ -17,7 +17,7 @@ demo: build
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(sources|matcher|review|rules)(/|$$)')
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(sources|matcher|review|rules|serve|whatif)(/|$$)')
 	$(MAKE) dist-test
 
 # `make bench SCALE=county|city|province|N PAIRS=5 [SEED=1] [CPUPROFILE=file]`:
