@@ -4,51 +4,24 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/hedui/hedui/internal/testregion"
 	"github.com/hedui/hedui/review"
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/store"
-	"github.com/hedui/hedui/synth"
 )
-
-// benchManifest generates (or reuses, with HEDUI_BENCH_DIR) a region of
-// scale HEDUI_BENCH_SCALE (county by default; city for published figures).
-func benchManifest(b *testing.B) *sources.Manifest {
-	b.Helper()
-	scale := os.Getenv("HEDUI_BENCH_SCALE")
-	if scale == "" {
-		scale = "county"
-	}
-	dir := os.Getenv("HEDUI_BENCH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	dir = filepath.Join(dir, scale)
-	path := filepath.Join(dir, "sources.yaml")
-	if _, err := os.Stat(path); err != nil {
-		if _, err := synth.Generate(context.Background(), synth.Config{Out: dir, Seed: 1, Scale: scale}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	m, err := sources.LoadManifest(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return m
-}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // BenchmarkIndexBuild builds the index of a whole region: rows/s counts
 // every row of the roster and of every source.
 func BenchmarkIndexBuild(b *testing.B) {
-	m := benchManifest(b)
+	m := testregion.BenchManifest(b)
 	cache := b.TempDir()
 	var rows int64
 	for i := 0; i < b.N; i++ {
@@ -72,7 +45,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 // warm index, as intake does: assemble the facts from the index and apply
 // the incremental rules. It reports the p50 and p99 latency.
 func BenchmarkCheckHousehold(b *testing.B) {
-	m := benchManifest(b)
+	m := testregion.BenchManifest(b)
 	db, err := store.Open(filepath.Join(b.TempDir(), "index"), store.Options{Logger: quiet(), CacheMB: 256})
 	if err != nil {
 		b.Fatal(err)

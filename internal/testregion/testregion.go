@@ -4,7 +4,9 @@ package testregion
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/hedui/hedui/review"
@@ -35,4 +37,31 @@ func Run(ctx context.Context, root string) (string, error) {
 	out := filepath.Join(root, "run")
 	_, err = review.Run(ctx, review.Config{Manifest: m, Rules: set, Out: out, Workers: 2, CacheDir: filepath.Join(root, "cache")})
 	return out, err
+}
+
+// BenchManifest generates (or reuses, under $HEDUI_BENCH_DIR) a region of
+// scale $HEDUI_BENCH_SCALE (county by default; city for the figures in
+// bench/RESULTS.md) and loads its manifest, for benchmarks.
+func BenchManifest(b *testing.B) *sources.Manifest {
+	b.Helper()
+	scale := os.Getenv("HEDUI_BENCH_SCALE")
+	if scale == "" {
+		scale = "county"
+	}
+	dir := os.Getenv("HEDUI_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	dir = filepath.Join(dir, scale)
+	path := filepath.Join(dir, "sources.yaml")
+	if _, err := os.Stat(path); err != nil {
+		if _, err := synth.Generate(context.Background(), synth.Config{Out: dir, Seed: 1, Scale: scale}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m, err := sources.LoadManifest(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
