@@ -97,15 +97,38 @@ func seqOf(k []byte) uint32 { return binary.BigEndian.Uint32(k[len(k)-4:]) }
 
 // Records implements matcher.Index.
 func (v *View) Records(key personid.Key, kind sources.Kind) ([]matcher.Indexed, error) {
+	return v.group(kindRecord, uint64(key),
+		func(ls *liveSource) bool { return kind == "" || ls.src.Kind == kind },
+		func(ls *liveSource, val []byte) (sources.Record, error) { return ls.codec.decode(key, val) })
+}
+
+// NameDOBRecords implements matcher.Index.
+func (v *View) NameDOBRecords(h uint64) ([]matcher.Indexed, error) {
+	return v.group(kindNameDOB, h,
+		func(ls *liveSource) bool { return ls.nameDOB },
+		func(ls *liveSource, val []byte) (sources.Record, error) { return ls.codec.decode(0, val) })
+}
+
+// HukouRows implements matcher.Index.
+func (v *View) HukouRows(h uint64) ([]matcher.Indexed, error) {
+	return v.group(kindHukou, h,
+		func(ls *liveSource) bool { return ls.src.Kind == sources.KindPolice },
+		func(ls *liveSource, val []byte) (sources.Record, error) { return decodeKeyed(ls.codec, val) })
+}
+
+// group collects, in manifest order, the records filed under group in every
+// live source that want accepts, decoding each value with decode.
+func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
+	decode func(*liveSource, []byte) (sources.Record, error)) ([]matcher.Indexed, error) {
 	var out []matcher.Indexed
 	for i := range v.live {
 		ls := &v.live[i]
-		if kind != "" && ls.src.Kind != kind {
+		if !want(ls) {
 			continue
 		}
-		v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.Gen, uint64(key))
+		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.Gen, group)
 		err := v.scan(v.buf, func(k, val []byte) error {
-			rec, err := ls.codec.decode(key, val)
+			rec, err := decode(ls, val)
 			if err != nil {
 				return v.corrupt(ls, err)
 			}
@@ -121,54 +144,6 @@ func (v *View) Records(key personid.Key, kind sources.Kind) ([]matcher.Indexed, 
 
 func (v *View) corrupt(ls *liveSource, err error) error {
 	return fmt.Errorf("index source %s %s generation %d: %w", ls.src.Kind, ls.src.Path, ls.src.Gen, err)
-}
-
-// NameDOBRecords implements matcher.Index.
-func (v *View) NameDOBRecords(h uint64) ([]matcher.Indexed, error) {
-	var out []matcher.Indexed
-	for i := range v.live {
-		ls := &v.live[i]
-		if !ls.nameDOB {
-			continue
-		}
-		v.buf = groupPrefix(v.buf, kindNameDOB, ls.src.ID, ls.src.Gen, h)
-		err := v.scan(v.buf, func(k, val []byte) error {
-			rec, err := ls.codec.decode(0, val)
-			if err != nil {
-				return v.corrupt(ls, err)
-			}
-			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// HukouRows implements matcher.Index.
-func (v *View) HukouRows(h uint64) ([]matcher.Indexed, error) {
-	var out []matcher.Indexed
-	for i := range v.live {
-		ls := &v.live[i]
-		if ls.src.Kind != sources.KindPolice {
-			continue
-		}
-		v.buf = groupPrefix(v.buf, kindHukou, ls.src.ID, ls.src.Gen, h)
-		err := v.scan(v.buf, func(k, val []byte) error {
-			rec, err := decodeKeyed(ls.codec, val)
-			if err != nil {
-				return v.corrupt(ls, err)
-			}
-			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // decodeKeyed decodes a value that starts with its person key.
