@@ -97,6 +97,14 @@ func csvEncoding(enc string) (string, error) {
 // gives the column names, every column an optional string (empty fields are
 // null), rows in file order. name is used in error messages. It returns the
 // number of data rows.
+// ConvertCSV writes the CSV read from in (encoding enc: utf-8, the default,
+// or gb18030) as Parquet to w, exactly as Open converts a CSV source on
+// ingest: every column an optional string named by the header, empty fields
+// null. name is used in errors. It returns the number of data rows.
+func ConvertCSV(ctx context.Context, in io.Reader, name, enc string, w io.Writer) (int64, error) {
+	return convertCSV(ctx, in, name, enc, w)
+}
+
 func convertCSV(ctx context.Context, in io.Reader, name, enc string, w io.Writer) (int64, error) {
 	enc, err := csvEncoding(enc)
 	if err != nil {

@@ -125,8 +125,8 @@ func TestConvertCSVErrors(t *testing.T) {
 		{"fields", "a,b\n1\n", "", "line 2: 1 fields, the header has 2"},
 		{"duplicate", "a,a\n1,2\n", "", `column name "a" appears twice`},
 		{"encoding", "a\n1\n", "latin1", `unknown encoding "latin1"`},
-		{"invalid utf-8", "a\n\xff\n", "", "not valid text"},
-		{"empty", "", "", "reading the header row"},
+		{"invalid utf-8", "a\n\xff\n", "", `line 2, column "a"`},
+		{"empty", "", "", "x.csv: empty file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ConvertCSV(context.Background(), strings.NewReader(tc.in), "x.csv", tc.enc, &bytes.Buffer{})

@@ -7,19 +7,14 @@ package benchkit
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/parquet-go/parquet-go"
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/transform"
 
 	"github.com/hedui/hedui/sources"
 )
@@ -187,95 +182,10 @@ func convertOnce(ctx context.Context, src, out, enc string) error {
 	return os.Rename(tmp.Name(), out)
 }
 
-// rowGroupRows matches hedui's CSV ingest, so both engines see the same
-// row groups.
-const rowGroupRows = 128 << 10
-
-// ConvertCSV writes the CSV read from in as Parquet to w: the header row
-// gives the column names (trimmed, byte-order mark dropped), every column an
-// optional string, empty fields null, rows in file order. enc is "utf-8"
-// (or empty) or "gb18030" (gbk and gb2312 are read as gb18030). name is used
-// in error messages.
+// ConvertCSV writes the CSV read from in as Parquet to w with hedui's own
+// CSV ingest (sources.ConvertCSV), so that DuckDB reads the very file shape
+// hedui reads.
 func ConvertCSV(ctx context.Context, in io.Reader, name, enc string, w io.Writer) error {
-	switch strings.ToLower(strings.ReplaceAll(enc, "-", "")) {
-	case "", "utf8":
-	case "gb18030", "gbk", "gb2312":
-		in = transform.NewReader(in, simplifiedchinese.GB18030.NewDecoder())
-	default:
-		return fmt.Errorf("%s: unknown encoding %q; supported encodings: utf-8, gb18030", name, enc)
-	}
-	cr := csv.NewReader(bufio.NewReaderSize(in, 1<<20))
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // checked below, for a clearer message
-	header, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("%s: reading the header row: %w", name, err)
-	}
-	names := make([]string, len(header))
-	group := parquet.Group{}
-	for i, h := range header {
-		if i == 0 {
-			h = strings.TrimPrefix(h, "\ufeff")
-		}
-		h = strings.TrimSpace(h)
-		if h == "" {
-			h = fmt.Sprintf("_%d", i+1)
-		}
-		if _, dup := group[h]; dup {
-			return fmt.Errorf("%s line 1: column name %q appears twice", name, h)
-		}
-		names[i] = h
-		group[h] = parquet.Optional(parquet.Encoded(parquet.String(), &parquet.RLEDictionary))
-	}
-	schema := parquet.NewSchema("csv", group)
-	leaf := make([]int, len(names)) // CSV position → leaf index (a Group sorts by name)
-	for i, n := range names {
-		lc, _ := schema.Lookup(n)
-		leaf[i] = lc.ColumnIndex
-	}
-	pw := parquet.NewWriter(w, schema, parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.Compression(&parquet.Snappy))
-	batch := make([]parquet.Row, 0, 256)
-	flush := func() error {
-		_, err := pw.WriteRows(batch)
-		batch = batch[:0]
-		return err
-	}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		if len(rec) != len(names) {
-			line, _ := cr.FieldPos(0)
-			return fmt.Errorf("%s line %d: %d fields, the header has %d", name, line, len(rec), len(names))
-		}
-		row := make(parquet.Row, len(names))
-		for i, field := range rec {
-			if !utf8.ValidString(field) || strings.ContainsRune(field, utf8.RuneError) {
-				line, _ := cr.FieldPos(i)
-				return fmt.Errorf("%s line %d, column %q: bytes that are not valid text in encoding %q", name, line, names[i], enc)
-			}
-			if field == "" {
-				row[leaf[i]] = parquet.NullValue().Level(0, 0, leaf[i])
-			} else {
-				row[leaf[i]] = parquet.ByteArrayValue([]byte(field)).Level(0, 1, leaf[i])
-			}
-		}
-		batch = append(batch, row)
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return fmt.Errorf("%s: writing the Parquet conversion: %w", name, err)
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return fmt.Errorf("%s: writing the Parquet conversion: %w", name, err)
-	}
-	return pw.Close()
+	_, err := sources.ConvertCSV(ctx, in, name, enc, w)
+	return err
 }
