@@ -21,12 +21,17 @@ import (
 // compiledRule holds a rule's programs, compiled once at load.
 type compiledRule struct {
 	values []*vm.Program
-	cases  []compiledCase
-	// names of the values a message or a later expression uses
+	// valueNeeds[i] lists the values value i reads, directly or through
+	// other values, ascending.
+	valueNeeds [][]int
+	cases      []compiledCase
 }
 
 type compiledCase struct {
-	when  *vm.Program
+	when *vm.Program
+	// needs lists the values when reads, directly or through other values,
+	// ascending: a target that no case fits computes only these.
+	needs []int
 	facts *vm.Program // nil: the case names no facts of its own
 	msg   []tmplPart
 }
@@ -96,6 +101,7 @@ func (s *Set) compileRule(def *ruleDef) (*Rule, error) {
 			return nil, err
 		}
 		env[v.name] = typeOf(p)
+		c.valueNeeds = append(c.valueNeeds, c.needsOf(p, index))
 		index[v.name] = i
 		c.values = append(c.values, p)
 		r.Values = append(r.Values, NamedExpr{Name: v.name, Expr: v.expr.text})
@@ -107,6 +113,7 @@ func (s *Set) compileRule(def *ruleDef) (*Rule, error) {
 		if cc.when, err = s.compileExpr(r, cd.when, what+".when", env, expr.AsBool()); err != nil {
 			return nil, err
 		}
+		cc.needs = c.needsOf(cc.when, index)
 		if cd.facts.text != "" {
 			if cc.facts, err = s.compileExpr(r, cd.facts, what+".facts", env); err != nil {
 				return nil, err
@@ -119,6 +126,51 @@ func (s *Set) compileRule(def *ruleDef) (*Rule, error) {
 		r.Cases = append(r.Cases, Case{When: cd.when.text, Outcome: cd.outcome, Message: cd.message.text, Facts: cd.facts.text})
 	}
 	return r, nil
+}
+
+// needsOf returns the values p reads, with the values those read, ascending.
+// index holds the values declared so far. An expression that reads the
+// environment by name ($env) needs them all.
+func (c *compiledRule) needsOf(p *vm.Program, index map[string]int) []int {
+	v := &identVisitor{}
+	node := p.Node()
+	ast.Walk(&node, v)
+	need := make([]bool, len(c.values))
+	for name := range v.names {
+		if i, ok := index[name]; ok {
+			need[i] = true
+			for _, j := range c.valueNeeds[i] {
+				need[j] = true
+			}
+		}
+	}
+	var out []int
+	for i, n := range need {
+		if n || v.env {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// identVisitor collects the identifiers an expression names.
+type identVisitor struct {
+	names map[string]bool
+	env   bool // the expression reads $env
+}
+
+func (v *identVisitor) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if id.Value == "$env" {
+		v.env = true
+	}
+	if v.names == nil {
+		v.names = map[string]bool{}
+	}
+	v.names[id.Value] = true
 }
 
 // compileEnv returns the typed environment expressions are checked against:

@@ -26,7 +26,8 @@ type evaluator struct {
 	asOf, refDate time.Time
 	mode          Mode
 	region, area  string
-	depth         int // fires() nesting
+	depth         int    // fires() nesting
+	done          []bool // which values of the rule running are computed
 
 	// recorded while running one rule on one target
 	params []*ParamValue
@@ -254,54 +255,115 @@ func (ev *evaluator) release() {
 	ev.s.pool.Put(ev)
 }
 
-// run evaluates rule r's values and cases on household h (a view) and member
-// m (nil for household rules). It returns the index of the first case that
-// holds, or -1. When a case holds, its facts are added to ev.facts.
+// run evaluates rule r's cases on household h (a view) and member m (nil for
+// household rules). It returns the index of the first case that holds, or
+// -1. When a case holds, its facts are added to ev.facts.
+//
+// Values are computed when a case's condition first needs them: most
+// targets fit no case, and the values only a message shows (plates, names,
+// amounts) were a third of the programs run. When a case holds, the rule
+// runs again with every value in declaration order, so that the message
+// values and the parameters and records the evidence lists come out the
+// same as if every value had been computed first.
 func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, error) {
 	ev.h, ev.m = h, m
-	ev.params, ev.facts = ev.params[:0], ev.facts[:0]
 	ev.env[varHousehold] = h
 	ev.env[varMember] = m
 	ev.env[varSize] = len(h.Members)
 	c := &r.compiled
-	ev.err = nil
-	for i, p := range c.values {
-		out, err := ev.vm.Run(p, ev.env)
-		if err == nil {
-			err = ev.takeErr()
-		}
-		if err != nil {
-			return -1, fmt.Errorf("values.%s: %w", r.Values[i].Name, err)
-		}
-		ev.env[r.Values[i].Name] = out
-	}
+	ev.begin1(c)
 	for i := range c.cases {
-		cc := &c.cases[i]
-		out, err := ev.vm.Run(cc.when, ev.env)
-		if err == nil {
-			err = ev.takeErr()
+		for _, v := range c.cases[i].needs {
+			if err := ev.value(r, v); err != nil {
+				return -1, err
+			}
 		}
+		ok, err := ev.when(c, i)
 		if err != nil {
-			return -1, fmt.Errorf("cases[%d].when: %w", i, err)
+			return -1, err
 		}
-		if ok, _ := out.(bool); !ok {
-			continue
+		if ok {
+			return ev.runFired(r, i)
 		}
-		if cc.facts != nil {
-			out, err := ev.vm.Run(cc.facts, ev.env)
-			if err == nil {
-				err = ev.takeErr()
-			}
-			if err != nil {
-				return -1, fmt.Errorf("cases[%d].facts: %w", i, err)
-			}
-			if err := ev.addFacts(out); err != nil {
-				return -1, fmt.Errorf("cases[%d].facts: %w", i, err)
-			}
-		}
-		return i, nil
 	}
 	return -1, nil
+}
+
+// begin1 clears what one run of a rule on one target records.
+func (ev *evaluator) begin1(c *compiledRule) {
+	ev.params, ev.facts = ev.params[:0], ev.facts[:0]
+	ev.err = nil
+	ev.done = ev.done[:0]
+	for range c.values {
+		ev.done = append(ev.done, false)
+	}
+}
+
+// value computes value i of r into the environment unless done already.
+func (ev *evaluator) value(r *Rule, i int) error {
+	if ev.done[i] {
+		return nil
+	}
+	out, err := ev.vm.Run(r.compiled.values[i], ev.env)
+	if err == nil {
+		err = ev.takeErr()
+	}
+	if err != nil {
+		return fmt.Errorf("values.%s: %w", r.Values[i].Name, err)
+	}
+	ev.env[r.Values[i].Name] = out
+	ev.done[i] = true
+	return nil
+}
+
+// when evaluates case i's condition.
+func (ev *evaluator) when(c *compiledRule, i int) (bool, error) {
+	out, err := ev.vm.Run(c.cases[i].when, ev.env)
+	if err == nil {
+		err = ev.takeErr()
+	}
+	if err != nil {
+		return false, fmt.Errorf("cases[%d].when: %w", i, err)
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
+
+// runFired runs r again the eager way — every value, then the conditions
+// up to case ci — and records case ci's facts. It returns the case that
+// holds, ci unless an expression is not a pure function of its inputs.
+func (ev *evaluator) runFired(r *Rule, ci int) (int, error) {
+	c := &r.compiled
+	ev.begin1(c)
+	for i := range c.values {
+		if err := ev.value(r, i); err != nil {
+			return -1, err
+		}
+	}
+	for i := 0; i <= ci; i++ {
+		ok, err := ev.when(c, i)
+		if err != nil {
+			return -1, err
+		}
+		if ok {
+			ci = i
+			break
+		}
+	}
+	cc := &c.cases[ci]
+	if cc.facts != nil {
+		out, err := ev.vm.Run(cc.facts, ev.env)
+		if err == nil {
+			err = ev.takeErr()
+		}
+		if err != nil {
+			return -1, fmt.Errorf("cases[%d].facts: %w", ci, err)
+		}
+		if err := ev.addFacts(out); err != nil {
+			return -1, fmt.Errorf("cases[%d].facts: %w", ci, err)
+		}
+	}
+	return ci, nil
 }
 
 // addFacts records the records a facts expression returned: one record, a

@@ -465,3 +465,69 @@ func BenchmarkEvaluateClean(b *testing.B) {
 		}
 	}
 }
+
+// TestLazyValuesNeverStale: values are computed only when a condition needs
+// them, and values stay in the evaluator between households. A condition
+// that reads a value through two others must see this household's values:
+// the second household has no vehicle and must not inherit the first's.
+// A message-only value is computed (and shown) when the case holds.
+func TestLazyValuesNeverStale(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = s.Extend([]byte(`extends: default
+rules:
+  - id: vehicle.owned
+    version: 9
+    title: {zh: 测试, en: test}
+    scope: member
+    modes: [full, incremental]
+    sources: [vehicle]
+    basis: test
+    values:
+      n: len(member.vehicles)
+      has: n > 0
+      plates: map(member.vehicles, .plate_no)
+      limit: param("vehicle_exempt_price")
+      flagged: has
+    cases:
+      - when: flagged
+        outcome: review
+        message: 车辆 {plates}，豁免 {limit}
+`), "lazy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := typical()
+	without := typical()
+	without.Members[0].Vehicles = nil
+	for round := 0; round < 3; round++ {
+		for _, tt := range []struct {
+			h    *facts.Household
+			want int
+		}{{with, 1}, {without, 0}} {
+			flags, err := s.Evaluate(tt.h, fullEnv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Flag
+			for _, f := range flags {
+				if f.RuleID == "vehicle.owned" {
+					got = append(got, f)
+				}
+			}
+			if len(got) != tt.want {
+				t.Fatalf("round %d: %d vehicle flags, want %d: %+v", round, len(got), tt.want, got)
+			}
+			if tt.want == 1 {
+				if got[0].Message != "车辆 云A12345，豁免 30000.00" {
+					t.Errorf("message %q", got[0].Message)
+				}
+				if ps := got[0].Evidence.Parameters; len(ps) != 1 || ps[0].Name != "vehicle_exempt_price" {
+					t.Errorf("evidence parameters %+v, want vehicle_exempt_price (read by a value the condition does not need)", ps)
+				}
+			}
+		}
+	}
+}
