@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +23,10 @@ import (
 // machine's cores for half a minute):
 //
 //	HEDUI_LOAD=1 go test ./serve/ -run TestLoad -v
+//
+// With HEDUI_LOAD_PROFILE=DIR it also writes the CPU, block and mutex
+// profiles of the 8-client level (client and server share the process) to
+// DIR/cpu.pprof, block.pprof and mutex.pprof.
 func TestLoad(t *testing.T) {
 	if os.Getenv("HEDUI_LOAD") != "1" {
 		t.Skip("set HEDUI_LOAD=1 to run the load benchmark")
@@ -54,11 +61,16 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	defer func() {
+		c := e.srv.checks
+		t.Logf("checks.jsonl: %d checks, %d bytes each", len(c.list), c.size/int64(len(c.list)))
+	}()
 	for _, clients := range []int{1, 8, 64} {
 		const maxChecks, maxTime = 4000, 8 * time.Second
 		var next, errs atomic.Int64
 		lat := make([][]time.Duration, clients)
 		var wg sync.WaitGroup
+		stopProfile := startProfiles(t, clients == 8)
 		start := time.Now()
 		for c := range clients {
 			wg.Add(1)
@@ -81,6 +93,7 @@ func TestLoad(t *testing.T) {
 		}
 		wg.Wait()
 		took := time.Since(start)
+		stopProfile()
 		all := slices.Concat(lat...)
 		slices.Sort(all)
 		if len(all) == 0 {
@@ -88,8 +101,50 @@ func TestLoad(t *testing.T) {
 		}
 		t.Logf("clients %2d: %5d checks in %.2fs = %6.0f checks/s, p50 %v, p99 %v, errors %d", clients, len(all), took.Seconds(),
 			float64(len(all))/took.Seconds(), all[len(all)/2].Round(10*time.Microsecond), all[len(all)*99/100].Round(10*time.Microsecond), errs.Load())
+		m := e.srv.metrics
+		if r := m.rounds.Swap(0); r > 0 {
+			t.Logf("clients %2d: %d commit rounds, %.1f checks and %v each", clients, r,
+				float64(m.roundChecks.Swap(0))/float64(r), (time.Duration(m.roundNanos.Swap(0)) / time.Duration(r)).Round(time.Microsecond))
+		}
 		if errs.Load() > 0 {
 			t.Errorf("%d errors at %d clients", errs.Load(), clients)
 		}
+	}
+}
+
+// startProfiles starts the CPU, block and mutex profiles when on and
+// HEDUI_LOAD_PROFILE names a folder; the function it returns writes them.
+func startProfiles(t *testing.T, on bool) func() {
+	dir := os.Getenv("HEDUI_LOAD_PROFILE")
+	if !on || dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		t.Fatal(err)
+	}
+	runtime.SetBlockProfileRate(10_000) // a sample per 10 µs blocked
+	runtime.SetMutexProfileFraction(5)
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		for _, name := range []string{"block", "mutex"} {
+			f, err := os.Create(filepath.Join(dir, name+".pprof"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
 	}
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,21 @@ type metrics struct {
 	latency  prometheus.Histogram
 	requests *prometheus.CounterVec
 	updates  *prometheus.CounterVec
+	// commitSeconds and commitChecks describe the group commits: how long
+	// each round of fsyncs took and how many checks it made durable.
+	commitSeconds prometheus.Histogram
+	commitChecks  prometheus.Histogram
+	// rounds, roundNanos and roundChecks sum the same for the load test.
+	rounds, roundNanos, roundChecks atomic.Int64
+}
+
+// observeCommit records one group commit round.
+func (m *metrics) observeCommit(took time.Duration, checks int64) {
+	m.commitSeconds.Observe(took.Seconds())
+	m.commitChecks.Observe(float64(checks))
+	m.rounds.Add(1)
+	m.roundNanos.Add(int64(took))
+	m.roundChecks.Add(checks)
 }
 
 func newMetrics(srv *Server) *metrics {
@@ -27,7 +43,13 @@ func newMetrics(srv *Server) *metrics {
 		Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"})
 	m.updates = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hedui_index_updates_total",
 		Help: "Index updates applied inside the service, by result."}, []string{"result"})
-	m.reg.MustRegister(m.checks, m.latency, m.requests, m.updates, indexAge{srv},
+	m.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hedui_commit_duration_seconds",
+		Help:    "Time of one group commit: the fsyncs that make the checks and audit entries written meanwhile durable.",
+		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .5}})
+	m.commitChecks = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hedui_commit_checks",
+		Help:    "Checks made durable by one group commit.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}})
+	m.reg.MustRegister(m.checks, m.latency, m.requests, m.updates, m.commitSeconds, m.commitChecks, indexAge{srv},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, v := range []string{"eligible", "ineligible", "review"} {
 		m.checks.WithLabelValues(v)

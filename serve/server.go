@@ -127,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 	srv.snap.Store(s)
 	srv.commit.Sync = srv.syncBoth
 	srv.metrics = newMetrics(srv)
+	srv.commit.Observe = srv.metrics.observeCommit
 	srv.handler = srv.routes()
 	return srv, nil
 }

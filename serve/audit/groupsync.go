@@ -3,6 +3,7 @@ package audit
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // GroupSync shares fsyncs among concurrent writers of one file (group
@@ -19,6 +20,10 @@ import (
 type GroupSync struct {
 	// Sync makes everything written so far durable; one call at a time.
 	Sync func() error
+	// Observe, when set, is told after each round how long its Sync took
+	// and how many writes it made durable (for metrics); the leader calls
+	// it, one round at a time.
+	Observe func(took time.Duration, writes int64)
 
 	written atomic.Int64
 
@@ -46,8 +51,13 @@ func (g *GroupSync) Wait(n int64) error {
 		// Lead a round covering every write finished before it starts.
 		target := g.written.Load()
 		g.running, g.done = true, make(chan struct{})
+		from := g.synced
 		g.mu.Unlock()
+		start := time.Now()
 		err := g.Sync()
+		if g.Observe != nil {
+			g.Observe(time.Since(start), target-from)
+		}
 		g.mu.Lock()
 		g.running = false
 		if err != nil {
