@@ -60,7 +60,7 @@ func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
 	if len(byHukou) == 0 {
 		return hm, nil
 	}
-	for _, e := range r.m.Sources {
+	for _, e := range r.c.m.Sources {
 		if e.Kind != sources.KindPolice {
 			continue
 		}
@@ -68,11 +68,17 @@ func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
 			return nil, err
 		}
 	}
+	// The counting shard counts staff rows on any shard's housemates.
+	for _, s := range hm.table.slots {
+		if s.key != 0 {
+			r.c.mates.put(s.key, 0)
+		}
+	}
 	return hm, nil
 }
 
 func (r *run) scanHukou(ctx context.Context, e *sources.Entry, byHukou map[uint64][]*facts.Member, hm *housemates) error {
-	rd, err := sources.Open(ctx, r.m, e, sources.ReadOptions{CacheDir: r.opts.CacheDir})
+	rd, err := sources.Open(ctx, r.c.m, e, sources.ReadOptions{CacheDir: r.c.opts.CacheDir})
 	if err != nil {
 		return err
 	}
@@ -83,9 +89,9 @@ func (r *run) scanHukou(ctx context.Context, e *sources.Entry, byHukou map[uint6
 	for _, c := range chunks {
 		total += int64(c.Rows)
 	}
-	tick := r.progress(e, "hukou", total)
+	tick := r.c.progress(e, "hukou", total)
 	discard := &sources.Quality{Quarantined: map[string]int64{}}
-	err = rd.Scan(ctx, r.opts.Workers, nil, discard, func(c sources.Chunk, keys []personid.Parsed) error {
+	err = rd.Scan(ctx, r.c.opts.Workers, nil, discard, func(c sources.Chunk, keys []personid.Parsed) error {
 		hashes, err := rd.Hashes(c, "hukou_no", nil)
 		if err != nil {
 			return err
@@ -143,11 +149,12 @@ func (r *run) onHousehold(m *facts.Member, key personid.Key) bool {
 	if key == 0 {
 		return false
 	}
-	idx := r.table.get(uint64(key))
-	if idx < 0 {
+	// Everyone on m's household is in m's shard.
+	g := r.c.table.get(uint64(key))
+	if g < 0 || r.c.localOf[g] < 0 {
 		return false
 	}
-	for _, other := range r.persons[idx].members {
+	for _, other := range r.persons[r.c.localOf[g]].members {
 		if other.Roster != nil && m.Roster != nil && other.Roster.HouseholdID == m.Roster.HouseholdID {
 			return true
 		}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/sources/personid"
 )
 
-// hit is one source row tied to a person (or, for staff, a housemate).
+// hit is one source row tied to a person of the shard (or, for staff, a housemate).
 type hit struct {
 	row     int
 	person  int32 // index into run.persons; -1 when only a housemate matched
@@ -19,17 +18,17 @@ type hit struct {
 
 // chunkHits is what probing one chunk found.
 type chunkHits struct {
-	hits          []hit
-	recs          []sources.Record // decoded rows of hits, same order
-	unmatched     []int            // valid keys on no person, kept when candidates are made
-	unmatchedRecs []sources.Record
+	hits []hit
+	recs []sources.Record // decoded rows of hits, same order
+	// matchedID and matchedNameDOB count the rows that match anybody of the
+	// census (not only this shard), for the counting shard's quality.
+	matchedID, matchedNameDOB int64
 }
 
-// matchEntries probes every entry whose kind passes only. With makeCandidates
-// the valid keys that match nobody become omission candidates. hm, when not
+// matchEntries probes every entry whose kind passes only. hm, when not
 // nil, is also probed for staff rows.
-func (r *run) matchEntries(ctx context.Context, only func(sources.Kind) bool, makeCandidates bool, hm *housemates) error {
-	for i, e := range r.m.Sources {
+func (r *run) matchEntries(ctx context.Context, only func(sources.Kind) bool, hm *housemates) error {
+	for i, e := range r.c.m.Sources {
 		if !only(e.Kind) {
 			continue
 		}
@@ -37,28 +36,34 @@ func (r *run) matchEntries(ctx context.Context, only func(sources.Kind) bool, ma
 		if e.Kind == sources.KindStaff {
 			mates = hm
 		}
-		if err := r.matchEntry(ctx, e, r.res.Quality[i], makeCandidates, mates); err != nil {
+		if err := r.matchEntry(ctx, e, r.c.res.Quality[i], mates); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *run) matchEntry(ctx context.Context, e *sources.Entry, q *sources.Quality, makeCandidates bool, hm *housemates) error {
-	rd, err := sources.Open(ctx, r.m, e, sources.ReadOptions{CacheDir: r.opts.CacheDir})
+// matchEntry reads one entry. Only the counting shard writes the quarantine
+// and counts into q; other shards count into a scratch record.
+func (r *run) matchEntry(ctx context.Context, e *sources.Entry, q *sources.Quality, hm *housemates) error {
+	rd, err := sources.Open(ctx, r.c.m, e, sources.ReadOptions{CacheDir: r.c.opts.CacheDir})
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
+	quarantine := r.c.opts.Quarantine
+	if !r.counting {
+		q, quarantine = &sources.Quality{}, nil
+	}
 	chunks := rd.Chunks()
 	out := make([]chunkHits, len(chunks))
 	var total int64
 	for _, c := range chunks {
 		total += int64(c.Rows)
 	}
-	tick := r.progress(e, "match", total)
-	err = rd.Scan(ctx, r.opts.Workers, r.opts.Quarantine, q, func(c sources.Chunk, keys []personid.Parsed) error {
-		if err := r.probeChunk(rd, c, keys, makeCandidates, hm, &out[c.Index]); err != nil {
+	tick := r.c.progress(e, "match", total)
+	err = rd.Scan(ctx, r.c.opts.Workers, quarantine, q, func(c sources.Chunk, keys []personid.Parsed) error {
+		if err := r.probeChunk(rd, c, keys, hm, &out[c.Index]); err != nil {
 			return err
 		}
 		tick(c.Rows)
@@ -68,57 +73,53 @@ func (r *run) matchEntry(ctx context.Context, e *sources.Entry, q *sources.Quali
 		return err
 	}
 	for i := range out {
-		r.attach(&out[i], q, hm)
-		if makeCandidates {
-			r.addCandidates(&out[i], q)
-		}
+		r.attach(&out[i], hm)
+		q.MatchedID += out[i].matchedID
+		q.MatchedNameDOB += out[i].matchedNameDOB
 		out[i] = chunkHits{}
 	}
 	return nil
 }
 
 // probeChunk is the hot path: a plain loop over the chunk's keys, then one
-// Decode of just the rows that matched.
-func (r *run) probeChunk(rd *sources.Reader, c sources.Chunk, keys []personid.Parsed, makeCandidates bool, hm *housemates, out *chunkHits) error {
+// Decode of just the rows that matched somebody of this shard.
+func (r *run) probeChunk(rd *sources.Reader, c sources.Chunk, keys []personid.Parsed, hm *housemates, out *chunkHits) error {
 	var invalid []int
+	table, localOf := r.c.table, r.c.localOf
 	for i := range keys {
 		p := &keys[i]
 		if p.Reason != personid.ReasonNone {
 			invalid = append(invalid, i)
 			continue
 		}
-		idx := r.table.get(uint64(p.Key))
-		mate := int32(-1)
+		g := table.get(uint64(p.Key))
+		idx, mate := int32(-1), int32(-1)
+		if g >= 0 {
+			idx = localOf[g]
+		}
 		if hm != nil {
 			mate = hm.table.get(uint64(p.Key))
 		}
-		switch {
-		case idx >= 0 || mate >= 0:
+		if g >= 0 || mate >= 0 || (hm != nil && r.counting && r.c.mates.get(uint64(p.Key)) >= 0) {
+			out.matchedID++
+		}
+		if idx >= 0 || mate >= 0 {
 			out.hits = append(out.hits, hit{row: i, person: idx, mate: mate})
-		case makeCandidates:
-			out.unmatched = append(out.unmatched, i)
 		}
 	}
 	if err := r.matchInvalid(rd, c, invalid, out); err != nil {
 		return err
 	}
-	rows := make([]int, len(out.hits))
-	for i, h := range out.hits {
-		rows[i] = h.row
-	}
-	if len(rows) > 0 {
+	if len(out.hits) > 0 {
+		rows := make([]int, len(out.hits))
+		for i, h := range out.hits {
+			rows[i] = h.row
+		}
 		recs, err := rd.Decode(c, rows)
 		if err != nil {
 			return err
 		}
 		out.recs = recs
-	}
-	if len(out.unmatched) > 0 {
-		recs, err := rd.Decode(c, out.unmatched)
-		if err != nil {
-			return err
-		}
-		out.unmatchedRecs = recs
 	}
 	return nil
 }
@@ -127,7 +128,7 @@ func (r *run) probeChunk(rd *sources.Reader, c sources.Chunk, keys []personid.Pa
 // + region, when the row carries all three and exactly one person has them.
 // Hits are inserted in row order.
 func (r *run) matchInvalid(rd *sources.Reader, c sources.Chunk, invalid []int, out *chunkHits) error {
-	if len(invalid) == 0 || len(r.nameDOB) == 0 {
+	if len(invalid) == 0 || len(r.c.nameDOB) == 0 {
 		return nil
 	}
 	// Only the key and the name, birth-date and region columns: the few rows
@@ -139,8 +140,12 @@ func (r *run) matchInvalid(rd *sources.Reader, c sources.Chunk, invalid []int, o
 	var weak []hit
 	for i, rec := range recs {
 		o := rec.Base()
-		idx, ok := r.nameDOB[nameDOBKey(o.Name, o.BirthDate, o.Region)]
-		if ok && idx >= 0 {
+		g, ok := r.c.nameDOB[nameDOBKey(o.Name, o.BirthDate, o.Region)]
+		if !ok || g < 0 {
+			continue
+		}
+		out.matchedNameDOB++
+		if idx := r.c.localOf[g]; idx >= 0 {
 			weak = append(weak, hit{row: invalid[i], person: idx, mate: -1, nameDOB: true})
 		}
 	}
@@ -168,22 +173,24 @@ func mergeHits(a, b []hit) []hit {
 }
 
 // attach adds the decoded records of one chunk to their people, in row order.
-func (r *run) attach(ch *chunkHits, q *sources.Quality, hm *housemates) {
+func (r *run) attach(ch *chunkHits, hm *housemates) {
 	if len(ch.recs) != len(ch.hits) {
 		panic(fmt.Sprintf("matcher: %d records decoded for %d hits", len(ch.recs), len(ch.hits)))
 	}
 	for i, h := range ch.hits {
 		rec := ch.recs[i]
 		o := rec.Base()
+		o.Match = sources.MatchID
 		if h.nameDOB {
 			o.Match = sources.MatchNameDOB
-			q.MatchedNameDOB++
-		} else {
-			o.Match = sources.MatchID
-			q.MatchedID++
 		}
 		if h.person >= 0 {
-			for _, m := range r.persons[h.person].members {
+			p := r.persons[h.person]
+			if p.candidate && p.members[0].PersonID == "" {
+				// A candidate is known by its first record, as when it was found.
+				p.members[0].PersonID, p.members[0].Name = o.PersonID, o.Name
+			}
+			for _, m := range p.members {
 				m.Add(rec)
 			}
 		}
@@ -193,26 +200,6 @@ func (r *run) attach(ch *chunkHits, q *sources.Quality, hm *housemates) {
 					mate.Staff = append(mate.Staff, st)
 				}
 			}
-		}
-	}
-}
-
-// addCandidates makes omission candidates of the people a poverty or
-// disability chunk found on no roster household.
-func (r *run) addCandidates(ch *chunkHits, q *sources.Quality) {
-	for _, rec := range ch.unmatchedRecs {
-		o := rec.Base()
-		o.Match = sources.MatchID
-		q.MatchedID++
-		idx, inserted := r.table.put(uint64(o.Key), int32(len(r.persons)))
-		if inserted {
-			m := &facts.Member{Key: o.Key, PersonID: o.PersonID, Name: o.Name}
-			h := &facts.Household{Candidate: true, Members: []*facts.Member{m}}
-			r.persons = append(r.persons, &person{key: o.Key, members: []*facts.Member{m}})
-			r.res.Candidates = append(r.res.Candidates, h)
-		}
-		for _, m := range r.persons[idx].members {
-			m.Add(rec)
 		}
 	}
 }

@@ -117,13 +117,29 @@ func sortFlags(fs []rules.Flag) {
 	})
 }
 
+// summarize is the summary of a run whose households, candidates and flags
+// are all in res.
 func summarize(cfg Config, res *Result, matchTime, rulesTime time.Duration) *Summary {
-	s := &Summary{
+	s := newSummary(cfg)
+	s.add(res)
+	s.finish(res.Match, matchTime, rulesTime)
+	return s
+}
+
+// newSummary starts the summary of a run; add counts each part of it.
+func newSummary(cfg Config) *Summary {
+	return &Summary{
 		AsOf: cfg.Manifest.AsOf.Format(time.DateOnly), Mode: string(cfg.Mode), Manifest: cfg.Manifest.Path,
-		RuleSetDigest: cfg.Rules.Digest(), Households: len(res.Households), Candidates: len(res.Candidates),
-		Flags: len(res.Flags), ByOutcome: map[string]int{}, ByRule: map[string]map[string]int{}, ByCounty: map[string]map[string]int{},
-		Stages: res.Match.Stages, MatchSeconds: matchTime.Seconds(), RulesSeconds: rulesTime.Seconds(),
+		RuleSetDigest: cfg.Rules.Digest(), ByOutcome: map[string]int{}, ByRule: map[string]map[string]int{}, ByCounty: map[string]map[string]int{},
 	}
+}
+
+// add counts the households, candidates and flags of one part of a run
+// (a shard: no household is in two parts).
+func (s *Summary) add(res *Result) {
+	s.Households += len(res.Households)
+	s.Candidates += len(res.Candidates)
+	s.Flags += len(res.Flags)
 	for _, h := range res.Households {
 		s.Members += len(h.Members)
 	}
@@ -145,14 +161,20 @@ func summarize(cfg Config, res *Result, matchTime, rulesTime time.Duration) *Sum
 			flagged[f.HouseholdID] = true
 		}
 	}
-	s.FlaggedHouseholds = len(flagged)
-	if res.Match.Roster != nil {
-		s.RowsRead = res.Match.Roster.Rows
+	s.FlaggedHouseholds += len(flagged)
+}
+
+// finish sets the rows read (roster and sources, each read once for the
+// counts) and the timings.
+func (s *Summary) finish(m *matcher.Result, matchTime, rulesTime time.Duration) {
+	s.Stages, s.MatchSeconds, s.RulesSeconds = m.Stages, matchTime.Seconds(), rulesTime.Seconds()
+	s.RowsRead = 0
+	if m.Roster != nil {
+		s.RowsRead = m.Roster.Rows
 	}
-	for _, q := range res.Match.Quality {
+	for _, q := range m.Quality {
 		s.RowsRead += q.Rows
 	}
-	return s
 }
 
 // regions maps a flag to the county it belongs to.
@@ -177,25 +199,102 @@ func (r regions) of(f rules.Flag) string {
 }
 
 // writeOutputs writes every file of the run folder dir (the quarantine is
-// already there).
+// already there) for a run whose results are all in res.
 func writeOutputs(dir string, cfg Config, res *Result) error {
-	rows, err := flagRows(res, cfg.Workers)
+	o, err := openOutputs(dir, cfg)
 	if err != nil {
 		return err
 	}
+	if err := o.add(res); err != nil {
+		o.abort()
+		return err
+	}
+	return o.close(Quality{Roster: res.Match.Roster, Sources: res.Match.Quality}, res.Summary)
+}
+
+// outputs writes flags.parquet, flags.csv and households.parquet as a run
+// goes, one part (shard) after the other, and the other files at the end.
+// Parts come in household order, so the rows are those of one whole run;
+// candidates' flags are kept until close, since they are ordered by person
+// ID across every part.
+type outputs struct {
+	dir        string
+	cfg        Config
+	flagsPQ    *parquetStream[FlagRow]
+	flagsCSV   *csvStream
+	households *parquetStream[HouseholdRow]
+	candFlags  []FlagRow
+}
+
+func openOutputs(dir string, cfg Config) (*outputs, error) {
+	o := &outputs{dir: dir, cfg: cfg}
+	var err error
+	if o.flagsPQ, err = createParquet[FlagRow](filepath.Join(dir, "flags.parquet")); err != nil {
+		return nil, err
+	}
+	if o.households, err = createParquet[HouseholdRow](filepath.Join(dir, "households.parquet")); err != nil {
+		o.abort()
+		return nil, err
+	}
+	if o.flagsCSV, err = createCSV(filepath.Join(dir, "flags.csv"), flagsHeader); err != nil {
+		o.abort()
+		return nil, err
+	}
+	return o, nil
+}
+
+// add writes one part's rows; the three files are written side by side.
+func (o *outputs) add(res *Result) error {
+	rows, err := flagRows(res, o.cfg.Workers)
+	if err != nil {
+		return err
+	}
+	first := len(rows)
+	for i, r := range rows {
+		if r.HouseholdID == "" { // sorted: candidates last
+			first = i
+			break
+		}
+	}
+	o.candFlags = append(o.candFlags, rows[first:]...)
+	rows = rows[:first]
+	hrows, err := householdRows(res, o.cfg.Workers)
+	if err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.Go(func() error { return named("flags.parquet", o.flagsPQ.write(rows)) })
+	g.Go(func() error { return named("flags.csv", o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) })) })
+	g.Go(func() error { return named("households.parquet", o.households.write(hrows)) })
+	return g.Wait()
+}
+
+// close writes the candidates' flags (ordered by person ID, as sortFlags
+// orders them within a part) and every remaining file.
+func (o *outputs) close(q Quality, s *Summary) error {
+	sort.SliceStable(o.candFlags, func(i, j int) bool { return o.candFlags[i].PersonID < o.candFlags[j].PersonID })
+	rows := o.candFlags
 	steps := []struct {
 		name  string
 		write func(string) error
 	}{
-		{"flags.parquet", func(p string) error { return writeParquet(p, rows) }},
-		{"flags.csv", func(p string) error { return writeFlagsCSV(p, rows) }},
-		{"households.parquet", func(p string) error { return writeHouseholds(p, res, cfg.Workers) }},
-		{"quality.json", func(p string) error {
-			return writeJSON(p, Quality{Roster: res.Match.Roster, Sources: res.Match.Quality})
+		{"flags.parquet", func(string) error {
+			if err := o.flagsPQ.write(rows); err != nil {
+				return err
+			}
+			return o.flagsPQ.close()
 		}},
-		{"summary.json", func(p string) error { return writeJSON(p, res.Summary) }},
+		{"flags.csv", func(string) error {
+			if err := o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) }); err != nil {
+				return err
+			}
+			return o.flagsCSV.close()
+		}},
+		{"households.parquet", func(string) error { return o.households.close() }},
+		{"quality.json", func(p string) error { return writeJSON(p, q) }},
+		{"summary.json", func(p string) error { return writeJSON(p, s) }},
 	}
-	if src := cfg.Rules.Source(); src != nil {
+	if src := o.cfg.Rules.Source(); src != nil {
 		// The rule set's own text, so that what-if runs and later readers
 		// re-evaluate with exactly the set this run used (summary.json has its digest).
 		steps = append(steps, struct {
@@ -203,18 +302,32 @@ func writeOutputs(dir string, cfg Config, res *Result) error {
 			write func(string) error
 		}{"rules.yaml", func(p string) error { return os.WriteFile(p, src, 0o644) }})
 	}
-	// The files are independent: write them side by side.
 	var g errgroup.Group
-	g.SetLimit(max(cfg.Workers, 1))
+	g.SetLimit(max(o.cfg.Workers, 1))
 	for _, s := range steps {
-		g.Go(func() error {
-			if err := s.write(filepath.Join(dir, s.name)); err != nil {
-				return fmt.Errorf("write %s: %w", s.name, err)
-			}
-			return nil
-		})
+		g.Go(func() error { return named(s.name, s.write(filepath.Join(o.dir, s.name))) })
 	}
 	return g.Wait()
+}
+
+// abort closes the files of a failed run (its folder is removed whole).
+func (o *outputs) abort() {
+	if o.flagsPQ != nil {
+		o.flagsPQ.abort()
+	}
+	if o.households != nil {
+		o.households.abort()
+	}
+	if o.flagsCSV != nil {
+		o.flagsCSV.abort()
+	}
+}
+
+func named(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
 }
 
 func flagRows(res *Result, workers int) ([]FlagRow, error) {
@@ -253,7 +366,9 @@ func parallelFor(n, workers int, fn func(i int) error) error {
 	return g.Wait()
 }
 
-func writeHouseholds(path string, res *Result, workers int) error {
+// householdRows are the rows of households.parquet for res's households
+// then candidates.
+func householdRows(res *Result, workers int) ([]HouseholdRow, error) {
 	byHousehold, byCandidate := map[string]int32{}, map[string]int32{}
 	for _, f := range res.Flags {
 		if f.HouseholdID != "" {
@@ -277,66 +392,130 @@ func writeHouseholds(path string, res *Result, workers int) error {
 		rows[i] = row
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return writeParquet(path, rows)
+	return rows, err
 }
 
-// writeParquet writes rows as one Parquet file, Zstd-compressed, in row
-// groups of at most 64k rows.
-func writeParquet[T any](path string, rows []T) error {
+// rowGroupRows is the row-group size of the run's Parquet files.
+const rowGroupRows = 65536
+
+// parquetStream writes one Parquet file, Zstd-compressed, in row groups of
+// rowGroupRows, from rows given in any number of calls. parquet-go cuts
+// pages where a Write call ends, so rows are handed over a whole row group
+// at a time: the bytes then depend only on the rows, not on the calls.
+type parquetStream[T any] struct {
+	f       *os.File
+	w       *parquet.GenericWriter[T]
+	pending []T
+}
+
+func createParquet[T any](path string) (*parquetStream[T], error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
-	if _, err := w.Write(rows); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return &parquetStream[T]{f: f, w: parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(rowGroupRows))}, nil
 }
 
-// writeFlagsCSV writes flags.csv.
-func writeFlagsCSV(path string, rows []FlagRow) error {
-	header := []string{"household_id", "person_id", "region_code", "rule_id", "rule_version", "outcome", "message", "basis", "evidence"}
-	return WriteCSV(path, header, len(rows), func(i int) []string {
-		r := &rows[i]
-		return []string{r.HouseholdID, r.PersonID, r.RegionCode, r.RuleID, strconv.Itoa(int(r.RuleVersion)),
-			r.Outcome, r.Message, r.Basis, r.Evidence}
-	})
+func (s *parquetStream[T]) write(rows []T) error {
+	if len(s.pending) > 0 {
+		n := min(rowGroupRows-len(s.pending), len(rows))
+		s.pending = append(s.pending, rows[:n]...)
+		rows = rows[n:]
+		if len(s.pending) < rowGroupRows {
+			return nil
+		}
+		if _, err := s.w.Write(s.pending); err != nil {
+			return err
+		}
+		s.pending = s.pending[:0]
+	}
+	whole := len(rows) / rowGroupRows * rowGroupRows
+	if whole > 0 {
+		if _, err := s.w.Write(rows[:whole]); err != nil {
+			return err
+		}
+	}
+	// A copy: the caller's rows (and what they hold) can be freed.
+	s.pending = append(s.pending, rows[whole:]...)
+	return nil
+}
+
+func (s *parquetStream[T]) close() error {
+	if _, err := s.w.Write(s.pending); err != nil {
+		s.f.Close()
+		return err
+	}
+	s.pending = nil
+	if err := s.w.Close(); err != nil {
+		s.f.Close()
+		return err
+	}
+	return s.f.Close()
+}
+
+func (s *parquetStream[T]) abort() { s.f.Close() }
+
+var flagsHeader = []string{"household_id", "person_id", "region_code", "rule_id", "rule_version", "outcome", "message", "basis", "evidence"}
+
+func flagRecord(r *FlagRow) []string {
+	return []string{r.HouseholdID, r.PersonID, r.RegionCode, r.RuleID, strconv.Itoa(int(r.RuleVersion)),
+		r.Outcome, r.Message, r.Basis, r.Evidence}
 }
 
 // WriteCSV writes a header and n rows as UTF-8 CSV with a byte-order mark,
 // so that Excel opens the Chinese text intact.
 func WriteCSV(path string, header []string, n int, row func(i int) []string) error {
-	f, err := os.Create(path)
+	c, err := createCSV(path, header)
 	if err != nil {
 		return err
 	}
+	if err := c.write(n, row); err != nil {
+		c.abort()
+		return err
+	}
+	return c.close()
+}
+
+// csvStream writes a CSV file as WriteCSV does, in any number of parts.
+type csvStream struct {
+	f  *os.File
+	bw *bufio.Writer
+	w  *csv.Writer
+}
+
+func createCSV(path string, header []string) (*csvStream, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
 	bw := bufio.NewWriter(f)
 	bw.WriteString("\ufeff")
-	w := csv.NewWriter(bw)
-	w.Write(header)
-	for i := 0; i < n; i++ {
-		w.Write(row(i))
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	c := &csvStream{f: f, bw: bw, w: csv.NewWriter(bw)}
+	c.w.Write(header)
+	return c, nil
 }
+
+func (c *csvStream) write(n int, row func(i int) []string) error {
+	for i := 0; i < n; i++ {
+		c.w.Write(row(i))
+	}
+	return c.w.Error()
+}
+
+func (c *csvStream) close() error {
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		c.f.Close()
+		return err
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.f.Close()
+		return err
+	}
+	return c.f.Close()
+}
+
+func (c *csvStream) abort() { c.f.Close() }
 
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -28,15 +28,25 @@ type Config struct {
 	CacheDir string     // CSV conversions; empty means a temporary folder
 	Progress func(e *sources.Entry, pass string, doneRows, totalRows int64)
 	Logger   *slog.Logger
+	// Shards splits the households into this many shards, matched and
+	// written one after the other (each source read once per shard); 0
+	// chooses from MemoryBudget. The outputs are the same whatever the number.
+	Shards int
+	// MemoryBudget is the memory a run may use, in bytes; 0 means
+	// DefaultMemoryBudget. It decides the number of shards when Shards is 0.
+	MemoryBudget int64
 	// Finish, if set, runs after the outputs are written and before the run
 	// folder is moved into place, with the folder being written: reports
 	// that read the outputs go there, inside the same all-or-nothing step.
 	Finish func(ctx context.Context, dir string, res *Result) error
 }
 
-// Result is what a run produced, as written to summary.json.
+// Result is what a run produced, as written to summary.json. Flags,
+// Households, Candidates and Measures are kept only when the run had one
+// shard; a sharded run's are in the output files.
 type Result struct {
 	Summary    *Summary
+	Shards     int
 	Flags      []rules.Flag
 	Households []*facts.Household
 	Candidates []*facts.Household
@@ -61,10 +71,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var res *Result
 	err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error {
 		var err error
-		if res, err = evaluate(ctx, cfg, dir); err != nil {
-			return err
-		}
-		if err := writeOutputs(dir, cfg, res); err != nil {
+		if res, err = run(ctx, cfg, dir); err != nil {
 			return err
 		}
 		if cfg.Finish != nil {
@@ -80,30 +87,78 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// evaluate matches and applies the rules; the quarantine goes under dir.
-func evaluate(ctx context.Context, cfg Config, dir string) (*Result, error) {
+// run matches, evaluates and writes the outputs under dir (the quarantine
+// goes there too), shard by shard.
+func run(ctx context.Context, cfg Config, dir string) (*Result, error) {
 	start := time.Now()
 	quarantine := sources.NewQuarantine(dir) // writes dir/quarantine/<kind>.parquet
-	mres, err := matcher.Match(ctx, cfg.Manifest, matcher.Options{Workers: cfg.Workers, Quarantine: quarantine,
+	defer quarantine.Close()
+	census, err := matcher.NewCensus(ctx, cfg.Manifest, matcher.Options{Workers: cfg.Workers, Quarantine: quarantine,
 		CacheDir: cfg.CacheDir, Progress: cfg.Progress, Logger: cfg.Logger})
 	if err != nil {
-		quarantine.Close()
+		return nil, err
+	}
+	shards := cfg.Shards
+	if shards <= 0 {
+		shards = ShardsFor(census.Members(), cfg.MemoryBudget)
+	}
+	census.Split(shards)
+	cfg.Logger.Info("run shards", "shards", census.Shards(), "households", census.Households(),
+		"members_and_candidates", census.Members())
+	out, err := openOutputs(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := runShards(ctx, cfg, census, out, time.Since(start))
+	if err != nil {
+		out.abort()
 		return nil, err
 	}
 	if err := quarantine.Close(); err != nil {
+		out.abort()
 		return nil, fmt.Errorf("write the quarantine: %w", err)
 	}
-	matched := time.Now()
-	env := rules.Env{AsOf: cfg.Manifest.AsOf, Mode: cfg.Mode, Sources: mres.Snapshots}
-	all := append(append([]*facts.Household(nil), mres.Households...), mres.Candidates...)
-	flags, measures, err := evaluateAll(ctx, cfg.Rules, env, all, cfg.Workers)
-	if err != nil {
+	if err := out.close(Quality{Roster: res.Match.Roster, Sources: res.Match.Quality}, res.Summary); err != nil {
 		return nil, err
 	}
-	flags = append(invalidMemberFlags(mres.InvalidMembers), flags...)
-	sortFlags(flags)
-	res := &Result{Flags: flags, Households: mres.Households, Candidates: mres.Candidates, Measures: measures, Match: mres}
-	res.Summary = summarize(cfg, res, matched.Sub(start), time.Since(matched))
+	return res, nil
+}
+
+// runShards matches, evaluates and writes each shard in turn.
+func runShards(ctx context.Context, cfg Config, census *matcher.Census, out *outputs, matchTime time.Duration) (*Result, error) {
+	summary := newSummary(cfg)
+	env := rules.Env{AsOf: cfg.Manifest.AsOf, Mode: cfg.Mode, Sources: census.Result().Snapshots}
+	var rulesTime time.Duration
+	var last *Result
+	for s := range census.Shards() {
+		start := time.Now()
+		part, err := census.Shard(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		matched := time.Now()
+		matchTime += matched.Sub(start)
+		all := append(append([]*facts.Household(nil), part.Households...), part.Candidates...)
+		flags, measures, err := evaluateAll(ctx, cfg.Rules, env, all, cfg.Workers)
+		if err != nil {
+			return nil, err
+		}
+		flags = append(invalidMemberFlags(part.InvalidMembers), flags...)
+		sortFlags(flags)
+		last = &Result{Flags: flags, Households: part.Households, Candidates: part.Candidates, Measures: measures, Match: part}
+		summary.add(last)
+		rulesTime += time.Since(matched)
+		if err := out.add(last); err != nil {
+			return nil, err
+		}
+	}
+	mres := census.Result()
+	summary.finish(mres, matchTime, rulesTime)
+	res := &Result{Summary: summary, Shards: census.Shards(), Match: mres}
+	if census.Shards() == 1 {
+		res.Flags, res.Households, res.Candidates, res.Measures = last.Flags, last.Households, last.Candidates, last.Measures
+		mres.Households, mres.Candidates, mres.InvalidMembers = last.Households, last.Candidates, last.Match.InvalidMembers
+	}
 	return res, nil
 }
 
@@ -151,4 +206,32 @@ func evaluateAll(ctx context.Context, set *rules.Set, env rules.Env, hs []*facts
 		out = append(out, f...)
 	}
 	return out, measures, nil
+}
+
+// DefaultMemoryBudget is the memory a run plans for when none is given: a
+// province (≈ 6 M members and candidates) in about eight shards, peak RSS
+// within 8 GiB; a city or county in one shard.
+const DefaultMemoryBudget = 6 << 30
+
+// Measured at city scale (bench/RESULTS.md): a shard's facts, records,
+// flags and output rows take about this much peak memory per member or
+// candidate (the Go heap doubled by the garbage collector included), and the
+// census about censusBytesPerMember for the whole run.
+const (
+	shardBytesPerMember  = 8 << 10
+	censusBytesPerMember = 256
+)
+
+// ShardsFor is the number of shards that keeps a run of members roster
+// members and candidates within budget bytes (0: DefaultMemoryBudget).
+func ShardsFor(members int, budget int64) int {
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	perShard := budget - int64(members)*censusBytesPerMember
+	// However small the budget, a shard holds some households: the census
+	// alone must fit.
+	perShard = max(perShard, budget/4)
+	need := int64(members) * shardBytesPerMember
+	return int(max(1, (need+perShard-1)/perShard))
 }

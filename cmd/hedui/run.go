@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,6 +28,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mode := fs.String("mode", "full", "review mode: full, or incremental (needs --index)")
 	index := fs.String("index", "", "an index folder: a full run records its flags there; an incremental run reads it")
 	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
+	shards := fs.Int("shards", 0, "match and write the households in this many shards, each source read once per shard (default: from --memory-budget)")
+	budget := fs.String("memory-budget", "", "memory the run may use, e.g. 6GiB or 512MiB; decides the number of shards (default: 6GiB)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
 	if err := parseFlags(fs, args); err != nil {
@@ -46,6 +50,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *mode == "incremental" && *index == "" {
 		return fmt.Errorf("--mode incremental needs --index DIR (build one with hedui index build)")
 	}
+	if *shards < 0 {
+		return fmt.Errorf("--shards %d: want a positive number of shards, or 0 to choose from --memory-budget", *shards)
+	}
+	budgetBytes, err := parseBytes(*budget)
+	if err != nil {
+		return fmt.Errorf("--memory-budget %q: %w", *budget, err)
+	}
+	if *index != "" && (*shards > 1 || *budget != "") {
+		return fmt.Errorf("--index records every flag of the run in the index and needs the whole run in memory: --shards and --memory-budget cannot be used with it")
+	}
 	m, err := loadManifest(*manifest, *asOf)
 	if err != nil {
 		return err
@@ -57,7 +71,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *index != "" {
 		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, stdout, stderr)
 	}
-	res, err := runReview(ctx, m, set, *out, *workers, stderr)
+	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, stderr)
 	if err != nil {
 		return err
 	}
@@ -65,8 +79,41 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// runReview runs a full-base review with a progress bar on a terminal.
+// runReview runs a full-base review in one shard, so that the result holds
+// every household and flag (the index baseline and gen's truth check read them).
 func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, stderr io.Writer) (*review.Result, error) {
+	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, stderr)
+}
+
+// parseBytes reads a size such as 6GiB, 6G, 512MiB or 1048576 (bytes); ""
+// is 0 (the default).
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}}
+	t = strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(t), "B"), "I")
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			mult, t = u.mult, strings.TrimSpace(strings.TrimSuffix(t, u.suffix))
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a size such as 6GiB, 512MiB or a number of bytes")
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// runReviewSharded runs a full-base review with a progress bar on a
+// terminal; shape gives its shards or memory budget.
+func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, shape review.Config, stderr io.Writer) (*review.Result, error) {
 	bar := newProgress(stderr)
 	defer bar.close()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -75,6 +122,7 @@ func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out str
 	}
 	return review.Run(ctx, review.Config{
 		Manifest: m, Rules: set, Out: out, Mode: "full", Workers: workers, Logger: logger,
+		Shards: shape.Shards, MemoryBudget: shape.MemoryBudget,
 		CacheDir: filepath.Join(filepath.Dir(m.Path), ".hedui-cache"),
 		Progress: func(e *sources.Entry, pass string, done, total int64) {
 			bar.update(fmt.Sprintf("%s %s (%s)", pass, e.Kind, e.Path), done, total)
