@@ -38,8 +38,12 @@ type Source struct {
 	Entry   EntryInfo        `json:"entry"`
 	Quality *sources.Quality `json:"quality"` // rows, valid keys, quarantined by reason
 	Gen     uint32           `json:"gen"`     // live generation; 0 = none yet
-	Pending uint32           `json:"pending"` // generation being written; left over if a writer died
-	Garbage []uint32         `json:"garbage"` // replaced generations still to delete
+	// Data is the generation whose key prefix holds the live rows: Gen
+	// after a full write, an older one when later generations were applied
+	// to it in place as deltas (0 in catalogs written before deltas: Gen).
+	Data    uint32   `json:"data,omitempty"`
+	Pending uint32   `json:"pending"` // generation being written; left over if a writer died
+	Garbage []uint32 `json:"garbage"` // replaced generations still to delete
 	// Chain lists the committed generations, oldest first; each has a change
 	// set against the one before, kept until no run needs it.
 	Chain []GenInfo `json:"chain"`
@@ -137,6 +141,14 @@ func (c *Catalog) Snapshots() map[sources.Kind]time.Time {
 		}
 	}
 	return out
+}
+
+// dataGen is the generation whose key prefix holds the live rows.
+func (s *Source) dataGen() uint32 {
+	if s.Data != 0 {
+		return s.Data
+	}
+	return s.Gen
 }
 
 // Gens maps each live source to its generation.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,7 +94,7 @@ func contents(t *testing.T, db *DB) map[string][2]uint64 {
 		for _, s := range cat.Sources {
 			var sum, n uint64
 			for _, k := range []byte{kindRecord, kindNameDOB} {
-				p := genPrefix(k, s.ID, s.Gen)
+				p := genPrefix(k, s.ID, s.dataGen())
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
 				for it.Seek(p); it.ValidForPrefix(p); it.Next() {
 					it.Item().Value(func(v []byte) error { sum += valueDigest(v); return nil })
@@ -126,7 +127,7 @@ func checkConsistent(t *testing.T, db *DB) {
 		if s.Pending != 0 || len(s.Garbage) > 0 {
 			t.Fatalf("source %s %s: pending %d, garbage %v after reopen", s.Kind, s.Path, s.Pending, s.Garbage)
 		}
-		live[s.ID] = s.Gen
+		live[s.ID] = s.dataGen()
 		for _, g := range s.Chain {
 			chain[[2]uint64{uint64(s.ID), uint64(g.Gen)}] = true
 		}
@@ -161,6 +162,7 @@ func checkConsistent(t *testing.T, db *DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkTables(t, db, cat)
 	for _, s := range cat.Sources {
 		want := s.Quality.Rows - s.Quality.Quarantined["value"]
 		if rows[s.ID] != want {
@@ -169,7 +171,7 @@ func checkConsistent(t *testing.T, db *DB) {
 	}
 }
 
-func update(t *testing.T, dir, manifest string) {
+func update(t *testing.T, dir, manifest string) []SourceUpdate {
 	t.Helper()
 	m, err := sources.LoadManifest(manifest)
 	if err != nil {
@@ -180,9 +182,11 @@ func update(t *testing.T, dir, manifest string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2}); err != nil {
+	ups, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return ups
 }
 
 func snapshotOf(t *testing.T, dir string) map[string][2]uint64 {
@@ -211,7 +215,18 @@ func TestUpdateSurvivesKills(t *testing.T) {
 	start := time.Now()
 	update(t, dir, man[0])
 	a := snapshotOf(t, dir)
-	update(t, dir, man[1])
+	deltas := 0
+	for _, u := range update(t, dir, man[1]) {
+		t.Logf("%s %s: %s, %d rows, %d rewritten in place, %d groups changed", u.Kind, u.Path, u.Action, u.Rows, u.Delta, u.Changed)
+		if u.Delta > 0 {
+			deltas++
+		}
+	}
+	// The kills must land in deltas (applied in place) as well as in full
+	// rewrites (the roster).
+	if deltas < 5 {
+		t.Fatalf("only %d sources were updated as deltas", deltas)
+	}
 	b := snapshotOf(t, dir)
 	full := time.Since(start) / 2
 	differ := 0
@@ -271,4 +286,66 @@ func TestUpdateSurvivesKills(t *testing.T) {
 		t.Fatalf("only %d of the updates were killed midway", kills)
 	}
 	t.Logf("%d kills, %d left some sources old and some new; one update takes %v", kills, mixed, full)
+}
+
+// checkTables asserts that the only digest tables are those of live
+// generations, and that each lists the live rows: its entries name exactly
+// the record keys badger holds.
+func checkTables(t *testing.T, db *DB, cat *Catalog) {
+	t.Helper()
+	names, _ := os.ReadDir(filepath.Join(db.dir, tablesDir))
+	gens := map[uint16]uint32{}
+	for _, s := range cat.Sources {
+		gens[s.ID] = s.Gen
+	}
+	for _, n := range names {
+		src, gen, ok := parseTableName(n.Name())
+		if !ok || gens[src] != gen {
+			t.Fatalf("digest table %s of a generation that is not live", n.Name())
+		}
+	}
+	for _, s := range cat.Sources {
+		if s.Kind == sources.KindRoster || s.Gen == 0 {
+			continue
+		}
+		tr, err := db.openTable(s.ID, s.Gen)
+		if errors.Is(err, errNoTable) {
+			continue // written whole on the next update
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		ents, err := tr.read(0, int(tr.rows), nil)
+		tr.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(ents); i += entryLen {
+			if e := getEntry(ents[i:]); e.flag != 0 {
+				want[string(recKey(nil, e.flag, s.ID, s.dataGen(), e.group, uint32(i/entryLen)))] = true
+			}
+		}
+		got := 0
+		err = db.bdb.View(func(txn *badger.Txn) error {
+			for _, k := range []byte{kindRecord, kindNameDOB} {
+				p := genPrefix(k, s.ID, s.dataGen())
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+				for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+					if !want[string(it.Item().Key())] {
+						t.Errorf("source %s: key %x not in the digest table", s.Path, it.Item().Key())
+					}
+					got++
+				}
+				it.Close()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != len(want) {
+			t.Fatalf("source %s: %d keys, the digest table lists %d", s.Path, got, len(want))
+		}
+	}
 }

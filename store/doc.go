@@ -42,16 +42,31 @@
 //
 // # Atomic update
 //
-// Update reads an entry whose fingerprint changed into a new generation
-// (WriteBatch, bounded memory), writes the change set by merging the old and
-// new generations prefix by prefix (per person, name+DOB hash, hukou,
-// household: a group changed when its multiset of digests differs), syncs,
-// and flips the catalog in one small transaction (live = new, old listed as
-// garbage). The catalog marks the new generation pending before writing. A
-// kill at any moment therefore leaves the old generation live (and Open
-// drops the pending one) or the new one live (and Open drops the old one);
-// readers only ever read the live generation. Sources are swapped one at a
-// time: after a kill some sources may be new and others old, each whole.
+// An entry whose fingerprint changed is applied as a delta when it can: the
+// new snapshot is scanned in parallel by row group, each row encoded as a
+// build would, and compared by row ordinal with the live generation's
+// digest table (tables/<src>-<gen>.tbl: per row its group, content digest
+// and value hash; see table.go). Only the rows that differ are deleted and
+// rewritten, under the live key prefix, together with the change set and
+// the catalog (new logical generation, snapshot, fingerprint) in ONE badger
+// transaction, which badger applies whole or not at all. Source.Gen is then
+// the logical generation (what runs and change sets name) and Source.Data
+// the generation whose key prefix holds the rows.
+//
+// The roster, a first build, a changed file list and a change too large for
+// one transaction (badger's limits: a few percent of a large source; rows
+// inserted or removed mid-file move every later row's ordinal) are written
+// whole instead: the entry is read into a new generation (WriteBatch,
+// bounded memory), the change set written by merging the old and new
+// generations prefix by prefix (per person, name+DOB hash, hukou,
+// household: a group changed when its multiset of digests differs), synced,
+// and the catalog flipped in one small transaction (live = new, old listed
+// as garbage). The catalog marks the new generation pending before writing.
+// A kill at any moment therefore leaves the old generation live (and Open
+// drops the pending one and its digest table) or the new one live (and Open
+// drops the old one); readers only ever read the live generation. Sources
+// are swapped one at a time: after a kill some sources may be new and others
+// old, each whole.
 //
 // # Run history
 //

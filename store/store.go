@@ -84,6 +84,13 @@ func (db *DB) recover() error {
 	if err := db.collect(true); err != nil {
 		return err
 	}
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	if err := db.cleanTables(cat); err != nil {
+		return err
+	}
 	return db.recoverHistory()
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -32,6 +33,12 @@ type UpdateOptions struct {
 	Progress func(e *sources.Entry, doneRows, totalRows int64)
 	// Now stamps the generations built; zero means time.Now().
 	Now time.Time
+	// Rewrite writes every changed source whole, as the first build does,
+	// instead of applying the change in place (tests compare the two).
+	Rewrite bool
+	// maxDeltaRows caps the changed rows of a delta (tests); 0 means what
+	// one badger transaction holds.
+	maxDeltaRows int64
 }
 
 // SourceUpdate says what Update did with one manifest entry.
@@ -43,7 +50,10 @@ type SourceUpdate struct {
 	Snapshot string       `json:"snapshot"`
 	Rows     int64        `json:"rows"`
 	Changed  int64        `json:"changed"` // groups in the change set (persons, hashes, households)
-	Seconds  float64      `json:"seconds"`
+	// Delta counts the rows rewritten in place when the update was applied
+	// as a delta; 0 when the source was written whole.
+	Delta   int64   `json:"delta_rows"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Update brings the index in line with the manifest: every entry (the
@@ -130,7 +140,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		}
 	}
 	var src uint16
-	var gen, oldGen uint32
+	var gen, oldGen, oldData uint32
 	err = db.editCatalog(func(c *Catalog) error {
 		s := c.source(e.Kind, e.Path)
 		if s == nil {
@@ -141,7 +151,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		if s.Pending != 0 {
 			return fmt.Errorf("generation %d of this source is still being written by another process", s.Pending)
 		}
-		src, gen, oldGen = s.ID, c.NextGen, s.Gen
+		src, gen, oldGen, oldData = s.ID, c.NextGen, s.Gen, s.dataGen()
 		s.Pending = gen
 		c.NextGen++
 		return nil
@@ -149,9 +159,25 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	if err != nil {
 		return u, err
 	}
+	if pos >= 0 && oldGen != 0 && e.Kind != sources.KindRoster && !opts.Rewrite {
+		d := &delta{db: db, m: m, e: e, src: src, gen: gen, oldGen: oldGen, data: oldData, fp: fp, opts: opts}
+		err := d.apply(ctx)
+		if err == nil {
+			u.Action, u.Gen, u.Rows, u.Changed, u.Delta = "updated", gen, d.qual.Rows, d.changed, d.rows
+			u.Seconds = time.Since(start).Seconds()
+			return u, nil
+		}
+		if !errors.Is(err, errRewrite) {
+			return u, err
+		}
+		db.log.Info("index: rewriting the whole source", "kind", e.Kind, "path", e.Path, "why", err.Error())
+	}
 	w := &genWriter{db: db, m: m, e: e, src: src, gen: gen, opts: opts}
 	if pos >= 0 {
 		if err := w.write(ctx); err != nil {
+			if w.table != nil {
+				w.table.abort()
+			}
 			return u, err
 		}
 	} else {
@@ -159,12 +185,17 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	}
 	info := GenInfo{Gen: gen, Snapshot: e.Snapshot, Full: oldGen == 0, Built: opts.Now.UTC()}
 	if oldGen != 0 {
-		if info.Changed, err = db.diff(ctx, src, oldGen, gen); err != nil {
+		if info.Changed, err = db.diff(ctx, src, oldData, gen); err != nil {
 			return u, err
 		}
 	}
 	if err := db.bdb.Sync(); err != nil {
 		return u, err
+	}
+	if w.table != nil {
+		if err := w.table.commit(); err != nil {
+			return u, err
+		}
 	}
 	// The flip: one small transaction makes the new generation live.
 	err = db.editCatalog(func(c *Catalog) error {
@@ -172,11 +203,11 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		if s == nil || s.Pending != gen {
 			return fmt.Errorf("catalog lost the pending generation %d", gen)
 		}
-		s.Pending, s.Gen, s.Snapshot, s.Fingerprint = 0, gen, e.Snapshot, fp
+		s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, gen, gen, e.Snapshot, fp
 		s.Files, s.Quality, s.Combos = w.files, w.qual, w.combos
 		s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
 		if oldGen != 0 {
-			s.Garbage = append(s.Garbage, oldGen)
+			s.Garbage = append(s.Garbage, oldData)
 		}
 		s.Chain = append(s.Chain, info)
 		reorder(c, m)
@@ -184,6 +215,9 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	})
 	if err != nil {
 		return u, err
+	}
+	if oldGen != 0 {
+		db.removeTable(src, oldGen)
 	}
 	u.Action, u.Gen, u.Rows, u.Changed = "updated", gen, w.qual.Rows, info.Changed
 	switch {
@@ -256,6 +290,7 @@ type genWriter struct {
 	files  []string
 	qual   *sources.Quality
 	combos [][3]string
+	table  *tableWriter // nil for the roster
 }
 
 // rosterFirst is a roster row with a valid ID, kept to find each person's
@@ -272,30 +307,24 @@ func (w *genWriter) write(ctx context.Context) error {
 		return err
 	}
 	defer rd.Close()
-	fileIdx := map[string]int{}
-	for _, f := range slices.Sorted(slices.Values(w.e.Files)) {
-		fileIdx[w.m.RelPath(f)] = len(w.files)
-		w.files = append(w.files, w.m.RelPath(f))
-	}
+	var fileIdx map[string]int
+	w.files, fileIdx = entryFiles(w.m, w.e)
 	schema, err := sources.SchemaOf(w.e.Kind)
 	if err != nil {
 		return err
 	}
 	cd := &codec{schema: schema, kind: w.e.Kind, files: w.files, snapshot: w.e.Snapshot}
 	chunks := rd.Chunks()
-	base := make([]uint32, len(chunks))
-	var total int64
-	for i, c := range chunks {
-		if total+int64(c.Rows) > math.MaxUint32 {
-			return fmt.Errorf("more than %d rows in one entry; split it into several manifest entries", uint32(math.MaxUint32))
-		}
-		base[i] = uint32(total)
-		total += int64(c.Rows)
+	base, total, err := chunkBases(chunks)
+	if err != nil {
+		return err
 	}
 	roster := w.e.Kind == sources.KindRoster
 	var firsts [][]rosterFirst
 	if roster {
 		firsts = make([][]rosterFirst, len(chunks))
+	} else if w.table, err = w.db.createTable(w.src, w.gen, total); err != nil {
+		return err
 	}
 	var mu sync.Mutex
 	combos := map[[3]string]bool{}
@@ -311,6 +340,10 @@ func (w *genWriter) write(ctx context.Context) error {
 		}
 		skipped.Add(int64(bad))
 		local := map[[3]string]bool{}
+		var ents []byte
+		if w.table != nil {
+			ents = make([]byte, len(recs)*entryLen)
+		}
 		for i, rec := range recs {
 			if rec == nil {
 				continue
@@ -327,8 +360,12 @@ func (w *genWriter) write(ctx context.Context) error {
 				return fmt.Errorf("record of file %q that the entry does not list", o.File)
 			}
 			val, _ := cd.appendRecord(nil, rec, fi)
-			if err := w.put(wb, key, seq, rec, val); err != nil {
+			ent, err := w.put(wb, key, seq, rec, val)
+			if err != nil {
 				return err
+			}
+			if ents != nil {
+				ent.put(ents[i*entryLen:])
 			}
 			if roster {
 				rm := rec.(*sources.RosterMember)
@@ -338,6 +375,11 @@ func (w *genWriter) write(ctx context.Context) error {
 					nd := matcher.NameDOBKey(rm.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), rm.Region)
 					firsts[c.Index] = append(firsts[c.Index], rosterFirst{key, seq, nd})
 				}
+			}
+		}
+		if ents != nil {
+			if err := w.table.writeAt(base[c.Index], ents); err != nil {
+				return err
 			}
 		}
 		if roster {
@@ -401,35 +443,42 @@ func decodeAll(rd *sources.Reader, c sources.Chunk) ([]sources.Record, int, erro
 	return recs, bad, nil
 }
 
-// put writes one record under its keys.
-func (w *genWriter) put(wb *badger.WriteBatch, key personid.Key, seq uint32, rec sources.Record, val []byte) error {
-	o := rec.Base()
+// recordGroup is the key kind and group a record is filed under: its
+// person key, or without a valid ID its name + birth date + region hash.
+func recordGroup(key personid.Key, rec sources.Record) (byte, uint64) {
 	if key != 0 {
-		if err := wb.Set(recKey(nil, kindRecord, w.src, w.gen, uint64(key), seq), val); err != nil {
-			return err
-		}
-	} else {
-		nd := matcher.NameDOBKey(o.Name, o.BirthDate, o.Region)
-		if err := wb.Set(recKey(nil, kindNameDOB, w.src, w.gen, nd, seq), val); err != nil {
-			return err
-		}
+		return kindRecord, uint64(key)
 	}
-	withKey := func() []byte {
-		v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(val)), uint64(key))
-		return append(v, val...)
+	o := rec.Base()
+	return kindNameDOB, matcher.NameDOBKey(o.Name, o.BirthDate, o.Region)
+}
+
+// withKey is a value prefixed with its person key (hukou and household rows).
+func withKey(key personid.Key, val []byte) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(val)), uint64(key))
+	return append(v, val...)
+}
+
+// put writes one record under its keys and returns its table entry.
+func (w *genWriter) put(wb *badger.WriteBatch, key personid.Key, seq uint32, rec sources.Record, val []byte) (rowEntry, error) {
+	o := rec.Base()
+	flag, group := recordGroup(key, rec)
+	ent := entryOf(flag, group, val)
+	if err := wb.Set(recKey(nil, flag, w.src, w.gen, group, seq), val); err != nil {
+		return ent, err
 	}
 	switch r := rec.(type) {
 	case *sources.Police:
 		if r.HukouNo != "" {
-			return wb.Set(recKey(nil, kindHukou, w.src, w.gen, matcher.HukouHash(r.HukouNo), seq), withKey())
+			return ent, wb.Set(recKey(nil, kindHukou, w.src, w.gen, matcher.HukouHash(r.HukouNo), seq), withKey(key, val))
 		}
 	case *sources.RosterMember:
 		if bytes.IndexByte([]byte(r.HouseholdID), 0) >= 0 {
-			return fmt.Errorf("%s row %d: household_id %q holds a NUL byte", o.File, o.Row, r.HouseholdID)
+			return ent, fmt.Errorf("%s row %d: household_id %q holds a NUL byte", o.File, o.Row, r.HouseholdID)
 		}
-		return wb.Set(houseKey(nil, w.src, w.gen, r.HouseholdID, seq), withKey())
+		return ent, wb.Set(houseKey(nil, w.src, w.gen, r.HouseholdID, seq), withKey(key, val))
 	}
-	return nil
+	return ent, nil
 }
 
 // putRosterFirsts writes, for each roster person, the name + birth date +

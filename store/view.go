@@ -65,7 +65,7 @@ func (db *DB) View() (*View, error) {
 	v.it = txn.NewIterator(badger.IteratorOptions{})
 	for i := range v.live {
 		ls := &v.live[i]
-		p := genPrefix(kindNameDOB, ls.src.ID, ls.src.Gen)
+		p := genPrefix(kindNameDOB, ls.src.ID, ls.src.dataGen())
 		v.it.Seek(p)
 		ls.nameDOB = v.it.ValidForPrefix(p)
 	}
@@ -126,7 +126,7 @@ func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 		if !want(ls) {
 			continue
 		}
-		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.Gen, group)
+		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)
 		err := v.scan(v.buf, func(k, val []byte) error {
 			rec, err := decode(ls, val)
 			if err != nil {
@@ -161,7 +161,7 @@ func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
 		return nil, nil
 	}
 	var out []*sources.RosterMember
-	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.Gen, uint64(key))
+	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.dataGen(), uint64(key))
 	err := v.scan(v.buf, func(_, val []byte) error {
 		rec, err := ls.codec.decode(key, val)
 		if err != nil {
@@ -180,7 +180,7 @@ func (v *View) RosterNameDOB(h uint64) ([]personid.Key, error) {
 		return nil, nil
 	}
 	var out []personid.Key
-	v.buf = groupPrefix(v.buf, kindRosterN, ls.src.ID, ls.src.Gen, h)
+	v.buf = groupPrefix(v.buf, kindRosterN, ls.src.ID, ls.src.dataGen(), h)
 	err := v.scan(v.buf, func(k, _ []byte) error {
 		if len(k) != 8 {
 			return v.corrupt(ls, errCorrupt)
@@ -198,7 +198,7 @@ func (v *View) Household(id string) ([]*sources.RosterMember, error) {
 		return nil, nil
 	}
 	var out []*sources.RosterMember
-	v.buf = housePrefix(v.buf, ls.src.ID, ls.src.Gen, id)
+	v.buf = housePrefix(v.buf, ls.src.ID, ls.src.dataGen(), id)
 	err := v.scan(v.buf, func(_, val []byte) error {
 		rec, err := decodeKeyed(ls.codec, val)
 		if err != nil {
@@ -217,7 +217,7 @@ func (v *View) Households(fn func(rows []*sources.RosterMember) error) error {
 	if ls == nil {
 		return nil
 	}
-	prefix := genPrefix(kindHouse, ls.src.ID, ls.src.Gen)
+	prefix := genPrefix(kindHouse, ls.src.ID, ls.src.dataGen())
 	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
 	defer it.Close()
 	var cur []byte
@@ -265,7 +265,7 @@ func (v *View) CandidateKeys() ([]personid.Key, error) {
 		if ls.src.Kind != sources.KindPoverty && ls.src.Kind != sources.KindDisability {
 			continue
 		}
-		prefix := genPrefix(kindRecord, ls.src.ID, ls.src.Gen)
+		prefix := genPrefix(kindRecord, ls.src.ID, ls.src.dataGen())
 		it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 			k := it.Item().Key()[len(prefix):]

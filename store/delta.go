@@ -1,0 +1,423 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/matcher"
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// errRewrite means an update cannot be applied as a delta and the source
+// is written whole instead (what it wraps says why).
+var errRewrite = errors.New("source rewritten whole")
+
+// delta applies a new snapshot of one source (not the roster) to its live
+// rows in place, in one badger transaction.
+//
+// Why one transaction rather than a delta generation layered over the base:
+// readers then keep reading one key prefix per source (no layer to consult
+// on every lookup, which the intake check's latency cannot afford, and no
+// folding of layers), and badger's transaction is atomic by itself: its
+// writes reach the log with a commit marker, and replay drops a transaction
+// without one. The same transaction rewrites the catalog (the new logical
+// generation, snapshot, fingerprint, change set), so a kill at any moment
+// leaves the old snapshot or the new one. What does not fit badger's
+// transaction limits (a change of more than a few percent of a large
+// source, a changed file list) falls back to the full rewrite.
+//
+// The rows to touch are found without reading the old rows: the source is
+// scanned in parallel by row group, each row encoded as a full build would,
+// and its table entry (group, digest, value hash) compared with the live
+// generation's digest table. The result is exactly the key set a full build
+// of the new snapshot would hold, under the old key prefix.
+type delta struct {
+	db     *DB
+	m      *sources.Manifest
+	e      *sources.Entry
+	src    uint16
+	gen    uint32 // the new (logical) generation, pending in the catalog
+	oldGen uint32 // the live generation, whose digest table is compared with
+	data   uint32 // the key prefix generation the rows live under
+	fp     string
+	opts   UpdateOptions
+
+	qual    *sources.Quality
+	changed int64 // change-set groups written
+	rows    int64 // rows rewritten
+}
+
+// deltaRow is one row ordinal whose entry differs from the live one.
+type deltaRow struct {
+	seq   uint32
+	old   rowEntry // flag 0: no live row at seq
+	new   rowEntry // flag 0: no row at seq any more
+	key   personid.Key
+	val   []byte // the new value
+	hukou string // the new police row's hukou number
+}
+
+// apply scans the source, writes the new digest table and commits the delta
+// with the catalog flip. An error wrapping errRewrite or errNoTable means
+// nothing was changed and the caller writes the source whole.
+func (d *delta) apply(ctx context.Context) error {
+	cat, err := d.db.Catalog()
+	if err != nil {
+		return err
+	}
+	live := cat.byID(d.src)
+	if live == nil || live.Gen != d.oldGen {
+		return fmt.Errorf("catalog lost source %d", d.src)
+	}
+	tr, err := d.db.openTable(d.src, d.oldGen)
+	if err != nil {
+		if !errors.Is(err, errNoTable) {
+			d.db.log.Warn("index: unreadable digest table", "err", err)
+		}
+		return fmt.Errorf("%w: %w", errRewrite, err)
+	}
+	defer tr.close()
+	rd, err := sources.Open(ctx, d.m, d.e, sources.ReadOptions{CacheDir: d.opts.CacheDir})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	files, fileIdx := entryFiles(d.m, d.e)
+	if !slices.Equal(files, live.Files) {
+		return fmt.Errorf("%w: the file list changed", errRewrite)
+	}
+	schema, err := sources.SchemaOf(d.e.Kind)
+	if err != nil {
+		return err
+	}
+	cd := &codec{schema: schema, kind: d.e.Kind, files: files, snapshot: d.e.Snapshot}
+	chunks := rd.Chunks()
+	base, total, err := chunkBases(chunks)
+	if err != nil {
+		return err
+	}
+	tw, err := d.db.createTable(d.src, d.gen, total)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tw.abort()
+		}
+	}()
+	rows, err := d.scan(ctx, rd, cd, tr, tw, chunks, base, total, fileIdx)
+	if err != nil {
+		return err
+	}
+	txn := d.db.bdb.NewTransaction(true)
+	defer txn.Discard()
+	if d.changed, err = d.write(txn, rows, cd); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return fmt.Errorf("%w: %d changed rows exceed one transaction", errRewrite, len(rows))
+		}
+		return err
+	}
+	if err := d.flip(txn, live.Files); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return fmt.Errorf("%w: %d changed rows exceed one transaction", errRewrite, len(rows))
+		}
+		return err
+	}
+	// The table must be on disk before the catalog names its generation.
+	if err := tw.commit(); err != nil {
+		return err
+	}
+	committed = true
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	d.db.removeTable(d.src, d.oldGen)
+	d.rows = int64(len(rows))
+	return nil
+}
+
+// entryFiles lists an entry's files relative to the manifest, sorted (the
+// order of Reader.Chunks), with each one's index.
+func entryFiles(m *sources.Manifest, e *sources.Entry) ([]string, map[string]int) {
+	var files []string
+	idx := map[string]int{}
+	for _, f := range slices.Sorted(slices.Values(e.Files)) {
+		idx[m.RelPath(f)] = len(files)
+		files = append(files, m.RelPath(f))
+	}
+	return files, idx
+}
+
+// chunkBases gives each chunk's first row ordinal, and the entry's rows.
+func chunkBases(chunks []sources.Chunk) ([]uint32, int64, error) {
+	base := make([]uint32, len(chunks))
+	var total int64
+	for i, c := range chunks {
+		if total+int64(c.Rows) > 1<<32-1 {
+			return nil, 0, fmt.Errorf("more than %d rows in one entry; split it into several manifest entries", uint32(1<<32-1))
+		}
+		base[i] = uint32(total)
+		total += int64(c.Rows)
+	}
+	return base, total, nil
+}
+
+// deltaBudget is how many changed rows and value bytes are collected before
+// giving up on a delta: a transaction holds at most MaxBatchCount entries
+// (each changed row takes up to five: two deletes, two sets and a change-set
+// entry) and MaxBatchSize bytes.
+func (d *delta) deltaBudget() (rows, size int64) {
+	rows, size = d.db.bdb.MaxBatchCount()/5, d.db.bdb.MaxBatchSize()*3/4
+	if d.opts.maxDeltaRows > 0 {
+		rows = d.opts.maxDeltaRows
+	}
+	return rows, size
+}
+
+// perRowOverhead estimates a changed row's key bytes in the transaction.
+const perRowOverhead = 4 * (genPrefixLen + 8 + 4 + 10 + 16)
+
+// scan compares every row of the new snapshot with the live table, writes
+// the new table and returns the rows that differ, in row order.
+func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tableReader, tw *tableWriter,
+	chunks []sources.Chunk, base []uint32, total int64, fileIdx map[string]int) ([]deltaRow, error) {
+	maxRows, maxSize := d.deltaBudget()
+	var mu sync.Mutex
+	var out []deltaRow
+	var nrows, size, done, skipped atomic.Int64
+	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
+	err := rd.Scan(ctx, d.opts.Workers, nil, d.qual, func(c sources.Chunk, keys []personid.Parsed) error {
+		recs, bad, err := decodeAll(rd, c)
+		if err != nil {
+			return err
+		}
+		skipped.Add(int64(bad))
+		old, err := tr.read(base[c.Index], c.Rows, nil)
+		if err != nil {
+			return err
+		}
+		ents := make([]byte, len(recs)*entryLen)
+		var local []deltaRow
+		var buf []byte
+		var bytes int64
+		for i, rec := range recs {
+			r := deltaRow{seq: base[c.Index] + uint32(i)}
+			if (i+1)*entryLen <= len(old) {
+				r.old = getEntry(old[i*entryLen:])
+			}
+			if rec != nil {
+				if keys[i].Reason == personid.ReasonNone {
+					r.key = keys[i].Key
+				}
+				o := rec.Base()
+				o.Key = r.key
+				fi, ok := fileIdx[o.File]
+				if !ok {
+					return fmt.Errorf("record of file %q that the entry does not list", o.File)
+				}
+				buf, _ = cd.appendRecord(buf[:0], rec, fi)
+				flag, group := recordGroup(r.key, rec)
+				r.new = entryOf(flag, group, buf)
+				r.new.put(ents[i*entryLen:])
+			}
+			if r.old == r.new {
+				continue
+			}
+			if rec != nil {
+				r.val = append([]byte(nil), buf...)
+				if p, ok := rec.(*sources.Police); ok {
+					r.hukou = p.HukouNo
+				}
+			}
+			bytes += int64(2*len(r.val)) + perRowOverhead
+			local = append(local, r)
+		}
+		if err := tw.writeAt(base[c.Index], ents); err != nil {
+			return err
+		}
+		if nrows.Add(int64(len(local))) > maxRows || size.Add(bytes) > maxSize {
+			return fmt.Errorf("%w: more changed rows than one transaction holds", errRewrite)
+		}
+		mu.Lock()
+		out = append(out, local...)
+		mu.Unlock()
+		if d.opts.Progress != nil {
+			d.opts.Progress(d.e, done.Add(int64(c.Rows)), total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n := skipped.Load(); n > 0 {
+		d.qual.Quarantined["value"] += n
+		d.db.log.Warn("index: rows skipped for a value that does not convert", "kind", d.e.Kind, "path", d.e.Path, "rows", n)
+	}
+	// Rows past the new end were removed.
+	for seq := total; seq < tr.rows; seq += 4096 {
+		old, err := tr.read(uint32(seq), 4096, nil)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < len(old); i += entryLen {
+			if e := getEntry(old[i:]); e.flag != 0 {
+				out = append(out, deltaRow{seq: uint32(seq) + uint32(i/entryLen), old: e})
+			}
+		}
+		if int64(len(out)) > maxRows {
+			return nil, fmt.Errorf("%w: more removed rows than one transaction holds", errRewrite)
+		}
+	}
+	slices.SortFunc(out, func(a, b deltaRow) int { return int(int64(a.seq) - int64(b.seq)) })
+	return out, nil
+}
+
+// groupDiff counts, per change-set group, how often each identity was added
+// (+1) or removed (-1); a group whose counts are not all zero changed, as
+// the full diff's multiset comparison decides. Rows that did not change
+// count on neither side, so the changed rows suffice.
+type groupDiff map[string]map[uint64]int
+
+func (g groupDiff) add(sub byte, group []byte, id uint64, n int) {
+	k := string(append([]byte{sub}, group...))
+	m := g[k]
+	if m == nil {
+		m = map[uint64]int{}
+		g[k] = m
+	}
+	m[id] += n
+}
+
+func be64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
+
+// keyedID is keyedIdentity of a hukou value: key(8) | digest(8) | ...
+func keyedID(key uint64, digest uint64) uint64 {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], key)
+	binary.BigEndian.PutUint64(b[8:], digest)
+	return xxhash.Sum64(b[:])
+}
+
+func subOf(flag byte) byte {
+	if flag == kindNameDOB {
+		return changeNameDOB
+	}
+	return changePerson
+}
+
+// write puts the delta and the change set into txn; it returns the number
+// of change-set groups.
+func (d *delta) write(txn *badger.Txn, rows []deltaRow, cd *codec) (int64, error) {
+	diff := groupDiff{}
+	police := d.e.Kind == sources.KindPolice
+	for _, r := range rows {
+		if r.old.flag != 0 {
+			k := recKey(nil, r.old.flag, d.src, d.data, r.old.group, r.seq)
+			oldKey := uint64(0)
+			if r.old.flag == kindRecord {
+				oldKey = r.old.group
+			}
+			if police {
+				hukou, err := d.oldHukou(txn, k, personid.Key(oldKey), cd)
+				if err != nil {
+					return 0, err
+				}
+				if hukou != "" {
+					hh := matcher.HukouHash(hukou)
+					if err := txn.Delete(recKey(nil, kindHukou, d.src, d.data, hh, r.seq)); err != nil {
+						return 0, err
+					}
+					diff.add(changeHukou, be64(hh), keyedID(oldKey, r.old.digest), -1)
+				}
+			}
+			if err := txn.Delete(k); err != nil {
+				return 0, err
+			}
+			diff.add(subOf(r.old.flag), be64(r.old.group), r.old.digest, -1)
+		}
+		if r.new.flag != 0 {
+			if err := txn.Set(recKey(nil, r.new.flag, d.src, d.data, r.new.group, r.seq), r.val); err != nil {
+				return 0, err
+			}
+			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)
+			if r.hukou != "" {
+				hh := matcher.HukouHash(r.hukou)
+				if err := txn.Set(recKey(nil, kindHukou, d.src, d.data, hh, r.seq), withKey(r.key, r.val)); err != nil {
+					return 0, err
+				}
+				diff.add(changeHukou, be64(hh), keyedID(uint64(r.key), r.new.digest), 1)
+			}
+		}
+	}
+	var changed int64
+	for k, ids := range diff {
+		for _, n := range ids {
+			if n != 0 {
+				if err := txn.Set(changeKey(d.src, d.gen, k[0], []byte(k[1:])), nil); err != nil {
+					return 0, err
+				}
+				changed++
+				break
+			}
+		}
+	}
+	return changed, nil
+}
+
+// oldHukou reads the hukou number of the live police row under key k.
+func (d *delta) oldHukou(txn *badger.Txn, k []byte, key personid.Key, cd *codec) (string, error) {
+	item, err := txn.Get(k)
+	if err != nil {
+		return "", fmt.Errorf("live row %x missing: %w", k, err)
+	}
+	var hukou string
+	err = item.Value(func(v []byte) error {
+		rec, err := cd.decode(key, v)
+		if err != nil {
+			return err
+		}
+		hukou = rec.(*sources.Police).HukouNo
+		return nil
+	})
+	return hukou, err
+}
+
+// flip makes the new generation live in txn: same key prefix, new logical
+// generation with its change set, snapshot and fingerprint.
+func (d *delta) flip(txn *badger.Txn, files []string) error {
+	c, err := readCatalog(txn)
+	if err != nil {
+		return err
+	}
+	s := c.byID(d.src)
+	if s == nil || s.Pending != d.gen || s.Gen != d.oldGen {
+		return fmt.Errorf("catalog lost the pending generation %d", d.gen)
+	}
+	e := d.e
+	s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, d.gen, d.data, e.Snapshot, d.fp
+	s.Files, s.Quality = files, d.qual
+	s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
+	s.Chain = append(s.Chain, GenInfo{Gen: d.gen, Snapshot: e.Snapshot, Changed: d.changed, Built: d.opts.Now.UTC()})
+	reorder(c, d.m)
+	return writeCatalog(txn, c)
+}
+
+// removeTable deletes the digest table of a replaced generation; a failure
+// only leaves a file that the next Open deletes.
+func (db *DB) removeTable(src uint16, gen uint32) {
+	if err := os.Remove(db.tablePath(src, gen)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.log.Warn("index: digest table not removed", "err", err)
+	}
+}
+

@@ -1,0 +1,339 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// The synth files' layouts (synth/write.go), to edit them.
+type pensionFile struct {
+	PersonID         string `parquet:"person_id"`
+	Scheme           string `parquet:"scheme,dict"`
+	State            string `parquet:"state,dict"`
+	MonthlyAmount    string `parquet:"monthly_amount"`
+	ContributionBase string `parquet:"contribution_base"`
+	Period           string `parquet:"period,dict"`
+}
+
+type policeFile struct {
+	PersonID       string `parquet:"person_id"`
+	Name           string `parquet:"name"`
+	Gender         string `parquet:"gender,dict"`
+	BirthDate      *int32 `parquet:"birth_date,date"`
+	HukouNo        string `parquet:"hukou_no"`
+	RelationToHead string `parquet:"relation_to_head,dict"`
+	Status         string `parquet:"status,dict"`
+	StatusDate     *int32 `parquet:"status_date,date"`
+	RegionCode     string `parquet:"region_code,dict"`
+}
+
+func editFile[T any](t *testing.T, path string, change func([]T) []T) {
+	t.Helper()
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.WriteFile(path, change(rows)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setSnapshot(t *testing.T, manifest, path, day string) {
+	t.Helper()
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)(path: ` + regexp.QuoteMeta(path) + `\n\s+snapshot: )\S+`)
+	if !re.Match(b) {
+		t.Fatalf("no entry %s in %s", path, manifest)
+	}
+	if err := os.WriteFile(manifest, re.ReplaceAll(b, []byte("${1}"+day)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump renders an index's live state without generation numbers: every
+// data key (kind, source path, the key after its generation prefix) with
+// its value, the catalog's per-source facts, and the last change set of
+// each source.
+func dump(t *testing.T, db *DB) map[string]string {
+	t.Helper()
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		for _, s := range cat.Sources {
+			q, _ := json.Marshal(s.Quality)
+			out["catalog "+s.Path] = fmt.Sprint(s.Snapshot, s.Files, s.Fingerprint, string(q), len(s.Chain))
+			prefixes := map[byte]uint32{kindChange: s.Gen}
+			for _, k := range dataKinds {
+				prefixes[k] = s.dataGen()
+			}
+			for k, g := range prefixes {
+				p := genPrefix(k, s.ID, g)
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+				for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+					v, err := it.Item().ValueCopy(nil)
+					if err != nil {
+						it.Close()
+						return err
+					}
+					out[fmt.Sprintf("%c %s %x", k, s.Path, it.Item().Key()[len(p):])] = fmt.Sprintf("%x", v)
+				}
+				it.Close()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameIndex(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	var diffs []string
+	for k, v := range want {
+		if got[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s: %.80s, want %.80s", k, got[k], v))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: extra", k))
+		}
+	}
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		t.Fatalf("%s: %d differences from a full rewrite, e.g.\n%s", what, len(diffs), strings.Join(diffs[:min(10, len(diffs))], "\n"))
+	}
+}
+
+func openQuiet(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func updateWith(t *testing.T, db *DB, manifest string, opts UpdateOptions) map[string]SourceUpdate {
+	t.Helper()
+	m, err := sources.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Workers = 2
+	ups, err := db.Update(context.Background(), m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]SourceUpdate{}
+	for _, u := range ups {
+		out[u.Path] = u
+	}
+	return out
+}
+
+// changeSet lists the live generation's change set of the source at path.
+func changeSet(t *testing.T, db *DB, path string) []string {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var out []string
+	for _, s := range v.Catalog().Sources {
+		if s.Path != path {
+			continue
+		}
+		err := v.Changes(s.ID, s.Gen, func(sub byte, group []byte) error {
+			if sub == changeHousehold {
+				out = append(out, fmt.Sprintf("%c %s", sub, group))
+			} else {
+				out = append(out, fmt.Sprintf("%c %016x", sub, binary.BigEndian.Uint64(group)))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDeltaEqualsFullRewrite applies snapshots that add, change, remove and
+// move rows (between persons and between hukous) as deltas, twice in a row
+// and across a reopen, and compares the index, change sets included, with
+// one that wrote every changed source whole.
+func TestDeltaEqualsFullRewrite(t *testing.T) {
+	man, err := regions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "region")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(man[0]))); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "sources.yaml")
+	deltaDB := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
+	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
+	small := openQuiet(t, filepath.Join(t.TempDir(), "small")) // a delta budget of 1 row
+	defer func() { deltaDB.Close(); fullDB.Close(); small.Close() }()
+	for _, db := range []*DB{deltaDB, fullDB, small} {
+		updateWith(t, db, manifest, UpdateOptions{})
+	}
+	sameIndex(t, "first build", dump(t, deltaDB), dump(t, fullDB))
+	polices, err := filepath.Glob(filepath.Join(dir, "sources/police-*.parquet"))
+	if err != nil || len(polices) == 0 {
+		t.Fatalf("no police file: %v", err)
+	}
+	police := polices[0]
+	var moved, other string
+	rounds := []struct {
+		name string
+		edit func()
+	}{
+		{"add, change, remove, move", func() {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				moved, other = rows[30].PersonID, rows[31].PersonID
+				rows[10].MonthlyAmount = "4321.50"
+				rows[30].PersonID = rows[31].PersonID // moved to another person
+				rows = rows[:len(rows)-1]             // the last row removed
+				add := rows[0]
+				add.PersonID, add.State = rows[100].PersonID, "暂停" // added
+				return append(rows, add)
+			})
+			editFile(t, police, func(rows []policeFile) []policeFile {
+				rows[5].HukouNo = rows[40].HukouNo // moved to another hukou
+				rows[7].Status = "deceased"
+				rows[9].PersonID = "not-an-id" // now filed by name and birth date
+				return rows
+			})
+		}},
+		{"removed mid-file", func() {
+			// Every later row moves up: their keys (row ordinals) and values
+			// (row numbers) change, but not their content or change-set groups.
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				return append(rows[:20:20], rows[21:]...)
+			})
+			editFile(t, police, func(rows []policeFile) []policeFile {
+				return append(rows[:20:20], rows[21:]...)
+			})
+		}},
+		{"a delta after a delta", func() {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				rows[10].MonthlyAmount = "100.00"
+				return rows[:len(rows)-3] // the added row and two more removed at the end
+			})
+			editFile(t, police, func(rows []policeFile) []policeFile {
+				rows[5].HukouNo = rows[6].HukouNo
+				rows[9].Name = "改名"
+				return rows
+			})
+		}},
+	}
+	for i, r := range rounds {
+		r.edit()
+		day := fmt.Sprintf("2026-10-%02d", 29+i)
+		setSnapshot(t, manifest, "sources/pension.parquet", day)
+		setSnapshot(t, manifest, "sources/police-*.parquet", day)
+		got := updateWith(t, deltaDB, manifest, UpdateOptions{})
+		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
+		fell := updateWith(t, small, manifest, UpdateOptions{maxDeltaRows: 1})
+		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
+			if got[p].Action != "updated" || got[p].Delta == 0 || got[p].Delta > 200 && r.name != "removed mid-file" {
+				t.Fatalf("%s: %s %s: %+v; want a small delta", r.name, p, got[p].Action, got[p])
+			}
+			if want[p].Delta != 0 || fell[p].Delta != 0 {
+				t.Fatalf("%s: %s written in place despite Rewrite or the budget", r.name, p)
+			}
+			if got[p].Changed != want[p].Changed {
+				t.Errorf("%s: %s: %d groups changed, a full rewrite says %d", r.name, p, got[p].Changed, want[p].Changed)
+			}
+			if cg, cw := changeSet(t, deltaDB, p), changeSet(t, fullDB, p); !slices.Equal(cg, cw) || len(cg) == 0 {
+				t.Fatalf("%s: %s change set %v, a full rewrite gives %v", r.name, p, cg, cw)
+			}
+		}
+		if i == 0 {
+			cs := changeSet(t, deltaDB, "sources/pension.parquet")
+			for _, id := range []string{moved, other} {
+				if k := personid.Parse(id).Key; !slices.Contains(cs, fmt.Sprintf("p %016x", uint64(k))) {
+					t.Fatalf("the person moved from and the one moved to (%s) are not both in the change set %v", id, cs)
+				}
+			}
+		}
+		sameIndex(t, r.name, dump(t, deltaDB), dump(t, fullDB))
+		sameViews(t, r.name, deltaDB, fullDB)
+		sameIndex(t, r.name+" (over the budget)", dump(t, small), dump(t, fullDB))
+		checkConsistent(t, deltaDB)
+		checkConsistent(t, small)
+	}
+	// Reopen: the deltas are on disk and the next update is a delta again.
+	dirDelta := deltaDB.Dir()
+	deltaDB.Close()
+	deltaDB = openQuiet(t, dirDelta)
+	checkConsistent(t, deltaDB)
+	sameIndex(t, "after a reopen", dump(t, deltaDB), dump(t, fullDB))
+}
+
+// sameViews compares what a View returns for every person key of the full
+// index's sources: the records as the matcher reads them.
+func sameViews(t *testing.T, what string, got, want *DB) {
+	t.Helper()
+	keys := map[uint64]bool{}
+	for k := range dump(t, want) {
+		var path string
+		var suffix []byte
+		if strings.HasPrefix(k, "R ") {
+			if _, err := fmt.Sscanf(k, "R %s %x", &path, &suffix); err == nil && len(suffix) >= 8 {
+				keys[binary.BigEndian.Uint64(suffix)] = true
+			}
+		}
+	}
+	render := func(db *DB) []string {
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		var out []string
+		for k := range keys {
+			recs, err := v.Records(personid.Key(k), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				out = append(out, fmt.Sprintf("%d %d %d %+v", k, r.Source, r.Seq, r.Rec))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	g, w := render(got), render(want)
+	if len(w) < 1000 || !slices.Equal(g, w) {
+		t.Fatalf("%s: views differ (%d records, %d from a full rewrite)", what, len(g), len(w))
+	}
+}

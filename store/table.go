@@ -1,0 +1,227 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// A digest table lists, for one committed generation of one source (the
+// roster excepted), what each row ordinal (seq) holds: whether the row was
+// indexed and under which key kind, its group (person key or name+DOB
+// hash), its content digest and a hash of its whole stored value (which
+// also covers its file and row number). An update compares a new snapshot
+// with it row by row without reading the old generation out of badger, so
+// that only the rows that differ are touched.
+//
+// The table is a plain file beside badger, tables/<src>-<gen>.tbl, written
+// and synced before the catalog names generation gen live, and deleted
+// once the generation is replaced; Open deletes tables of generations that
+// are not live (a writer died). A missing or unreadable table only costs a
+// full rewrite of the source.
+//
+// Layout: header (magic "HDT1", src uint16, 2 zero bytes, gen uint32,
+// rows uint64, all little-endian) then one entry per row ordinal:
+// flag (1: 0 = no record, 'R' valid ID, 'N' name+DOB), group, digest,
+// value hash (8 bytes each, little-endian).
+const (
+	tableMagic  = "HDT1"
+	tableHeader = 4 + 2 + 2 + 4 + 8
+	entryLen    = 1 + 8 + 8 + 8
+	tablesDir   = "tables"
+)
+
+// rowEntry is one row of a digest table.
+type rowEntry struct {
+	flag   byte // 0: no record (the row did not convert); kindRecord or kindNameDOB
+	group  uint64
+	digest uint64
+	vhash  uint64
+}
+
+func (e rowEntry) put(b []byte) {
+	b[0] = e.flag
+	binary.LittleEndian.PutUint64(b[1:], e.group)
+	binary.LittleEndian.PutUint64(b[9:], e.digest)
+	binary.LittleEndian.PutUint64(b[17:], e.vhash)
+}
+
+func getEntry(b []byte) rowEntry {
+	return rowEntry{flag: b[0], group: binary.LittleEndian.Uint64(b[1:]),
+		digest: binary.LittleEndian.Uint64(b[9:]), vhash: binary.LittleEndian.Uint64(b[17:])}
+}
+
+// entryOf is the table entry of a stored value filed under flag and group.
+func entryOf(flag byte, group uint64, val []byte) rowEntry {
+	return rowEntry{flag: flag, group: group, digest: valueDigest(val), vhash: xxhash.Sum64(val)}
+}
+
+func (db *DB) tablePath(src uint16, gen uint32) string {
+	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.tbl", src, gen))
+}
+
+// tableWriter writes a table; chunks of rows are written concurrently at
+// their offsets, so memory does not grow with the source.
+type tableWriter struct {
+	f    *os.File
+	path string
+}
+
+func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
+	path := db.tablePath(src, gen)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return nil, err
+	}
+	h := make([]byte, tableHeader)
+	copy(h, tableMagic)
+	binary.LittleEndian.PutUint16(h[4:], src)
+	binary.LittleEndian.PutUint32(h[8:], gen)
+	binary.LittleEndian.PutUint64(h[12:], uint64(rows))
+	if _, err := f.Write(h); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Size the file now: rows that never convert keep zero entries (no record).
+	if err := f.Truncate(tableHeader + rows*entryLen); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &tableWriter{f: f, path: path}, nil
+}
+
+// writeAt writes the entries (entryLen bytes each) of rows from seq on.
+func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
+	_, err := t.f.WriteAt(entries, tableHeader+int64(seq)*entryLen)
+	return err
+}
+
+// commit syncs the table and gives it its final name.
+func (t *tableWriter) commit() error {
+	if err := t.f.Sync(); err != nil {
+		t.f.Close()
+		return err
+	}
+	if err := t.f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(t.path+".tmp", t.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(t.path))
+}
+
+// abort deletes a table never committed.
+func (t *tableWriter) abort() {
+	t.f.Close()
+	os.Remove(t.path + ".tmp")
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// tableReader reads a committed table.
+type tableReader struct {
+	f    *os.File
+	rows int64
+}
+
+var errNoTable = errors.New("no digest table")
+
+func (db *DB) openTable(src uint16, gen uint32) (*tableReader, error) {
+	f, err := os.Open(db.tablePath(src, gen))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errNoTable
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := make([]byte, tableHeader)
+	st, err := f.Stat()
+	if err == nil {
+		_, err = io.ReadFull(f, h)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	rows := int64(binary.LittleEndian.Uint64(h[12:]))
+	if string(h[:4]) != tableMagic || binary.LittleEndian.Uint16(h[4:]) != src ||
+		binary.LittleEndian.Uint32(h[8:]) != gen || st.Size() != tableHeader+rows*entryLen {
+		f.Close()
+		return nil, fmt.Errorf("digest table %s: bad header or size", db.tablePath(src, gen))
+	}
+	return &tableReader{f: f, rows: rows}, nil
+}
+
+// read returns the entries of rows [seq, seq+n) that the table holds
+// (fewer at its end), reusing dst.
+func (t *tableReader) read(seq uint32, n int, dst []byte) ([]byte, error) {
+	end := min(int64(seq)+int64(n), t.rows)
+	if end <= int64(seq) {
+		return dst[:0], nil
+	}
+	size := int((end - int64(seq)) * entryLen)
+	if cap(dst) < size {
+		dst = make([]byte, size)
+	}
+	dst = dst[:size]
+	_, err := t.f.ReadAt(dst, tableHeader+int64(seq)*entryLen)
+	return dst, err
+}
+
+func (t *tableReader) close() { t.f.Close() }
+
+// cleanTables deletes the tables of generations that are not live.
+func (db *DB) cleanTables(cat *Catalog) error {
+	dir := filepath.Join(db.dir, tablesDir)
+	names, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, s := range cat.Sources {
+		if s.Gen != 0 {
+			live[fmt.Sprintf("%d-%d.tbl", s.ID, s.Gen)] = true
+		}
+	}
+	for _, n := range names {
+		if live[n.Name()] || !strings.HasSuffix(n.Name(), ".tbl") && !strings.HasSuffix(n.Name(), ".tmp") {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseTableName is the inverse of the table file name, for tests.
+func parseTableName(name string) (src uint16, gen uint32, ok bool) {
+	a, b, found := strings.Cut(strings.TrimSuffix(name, ".tbl"), "-")
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(a, 10, 16)
+	g, err2 := strconv.ParseUint(b, 10, 32)
+	return uint16(s), uint32(g), err1 == nil && err2 == nil
+}
