@@ -109,37 +109,15 @@ type Scenario struct {
 // Evaluate applies settings to the run's rule set and re-evaluates the
 // run's facts under it.
 func (r *Run) Evaluate(ctx context.Context, settings []Setting, opts Options) (*Scenario, error) {
-	after, docs, err := Apply(r.Set, r.Env.AsOf, settings)
+	plan, docs, sel, err := r.prepare(ctx, settings, opts)
 	if err != nil {
 		return nil, err
 	}
-	sc := &Scenario{Settings: settings, Set: after, ByCounty: map[string]*Totals{}, ByRule: map[string]*Changes{}}
+	sc := &Scenario{Settings: settings, Set: plan.after, ByCounty: map[string]*Totals{}, ByRule: map[string]*Changes{}}
 	for _, d := range docs {
 		sc.Overrides = append(sc.Overrides, string(d))
 	}
-	var names []string
-	for _, s := range settings {
-		if !slices.Contains(names, s.Name) {
-			names = append(names, s.Name)
-		}
-	}
-	full := opts.Full || len(settings) == 0
-	plan, err := r.plan(after, names, full)
-	if err != nil {
-		return nil, err
-	}
-	if full {
-		if err := r.DecodeAll(ctx, opts.Workers); err != nil {
-			return nil, err
-		}
-	}
-	n := len(r.Rows)
-	parts := make([]*part, (n+blockSize-1)/blockSize)
-	err = blocks(ctx, n, opts.Workers, func(lo, hi int) error {
-		p, err := r.evalBlock(plan, lo, hi)
-		parts[lo/blockSize] = p
-		return err
-	})
+	parts, err := r.evalGroups(ctx, plan, sel, opts.Workers)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +139,31 @@ func (r *Run) Evaluate(ctx context.Context, settings []Setting, opts Options) (*
 		sc.ByRule[ch.RuleID].add(ch)
 	}
 	return sc, nil
+}
+
+// prepare applies settings and selects the rows to re-evaluate (see
+// selectRows), returning the plan, the override YAML of each setting and
+// the selection.
+func (r *Run) prepare(ctx context.Context, settings []Setting, opts Options) (*plan, [][]byte, selection, error) {
+	after, docs, err := Apply(r.Set, r.Env.AsOf, settings)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var names []string
+	for _, s := range settings {
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	plan, err := r.plan(after, names, opts.Full || len(settings) == 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sel, err := r.selectRows(ctx, plan, opts.Workers)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return plan, docs, sel, nil
 }
 
 // plan is how a scenario is evaluated.
@@ -233,11 +236,59 @@ type part struct {
 	byCounty  map[string]*Totals
 }
 
-func (r *Run) evalBlock(p *plan, lo, hi int) (*part, error) {
+// evalGroups evaluates the selected rows row group by row group of
+// households.parquet, on up to workers goroutines, and returns the parts of
+// blocks of blockSize rows in row order. Facts already decoded (by a sweep's
+// fetch, or Facts) are used; the others are read here, evaluated and
+// dropped with their row group, so that one scenario never holds the facts
+// of more than a row group per worker.
+func (r *Run) evalGroups(ctx context.Context, p *plan, sel selection, workers int) ([]*part, error) {
+	var f *pqFile
+	for i, ok := range sel {
+		if ok && r.decoded[i] == nil {
+			var err error
+			if f, err = r.openFacts(); err != nil {
+				return nil, err
+			}
+			defer f.close()
+			break
+		}
+	}
+	groups := make([][]*part, len(r.groups)-1)
+	err := blocksOf(ctx, len(groups), 1, workers, func(g, _ int) error {
+		lo, hi := r.groups[g], r.groups[g+1]
+		hs := r.decoded[lo:hi]
+		var want []int
+		for i := lo; i < hi; i++ {
+			if sel[i] && r.decoded[i] == nil {
+				want = append(want, i)
+			}
+		}
+		if len(want) > 0 {
+			hs = slices.Clone(hs)
+			if err := r.fetchGroup(f, g, want, func(i int, h *facts.Household) { hs[i-lo] = h }); err != nil {
+				return err
+			}
+		}
+		for b := lo; b < hi; b += blockSize {
+			part, err := r.evalBlock(p, sel, hs[b-lo:], b, min(b+blockSize, hi))
+			if err != nil {
+				return err
+			}
+			groups[g] = append(groups[g], part)
+		}
+		return nil
+	})
+	return slices.Concat(groups...), err
+}
+
+// evalBlock evaluates rows lo..hi-1; hs[i-lo] holds the facts of each
+// selected row i.
+func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi int) (*part, error) {
 	out := &part{byCounty: map[string]*Totals{}}
 	for i := lo; i < hi; i++ {
 		row := &r.Rows[i]
-		h, region, area, ref, err := r.where(i)
+		h, region, _, _, err := r.where(i)
 		if err != nil {
 			return nil, err
 		}
@@ -250,11 +301,9 @@ func (r *Run) evalBlock(p *plan, lo, hi int) (*part, error) {
 		after := before
 		dibao := !row.Candidate && row.Assistance == "dibao"
 		std, pc := row.MonthlyStandard, row.PerCapitaIncome
-		if p.full || ((dibao || p.applies(row, r.Env.Mode)) && p.differs(ref, r.Env.AsOf, region, area)) {
+		if sel[i] {
 			if h == nil {
-				if h, err = r.Facts(i); err != nil {
-					return nil, err
-				}
+				h = hs[i-lo]
 			}
 			out.evaluated++
 			flags, err := p.eval.Evaluate(h, r.Env)
@@ -298,7 +347,7 @@ func (r *Run) evalBlock(p *plan, lo, hi int) (*part, error) {
 func (r *Run) where(i int) (h *facts.Household, region, area string, ref time.Time, err error) {
 	row := &r.Rows[i]
 	region, area, ref = row.RegionCode, row.Area, r.Env.AsOf
-	if (row.Candidate && (region == "" || area == "")) || (r.Env.Mode == rules.ModeIncremental && row.Status == "applicant") {
+	if r.placeNeedsFacts(i) {
 		if h, err = r.Facts(i); err != nil {
 			return nil, "", "", ref, err
 		}

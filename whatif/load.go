@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/review"
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
-	"github.com/hedui/hedui/sources/personid"
 )
 
 // Run is a run folder loaded for what-if evaluation: the rule set it used,
 // its environment, every household's saved figures and the flags it gave.
-// Facts are decoded from their JSON only when a scenario needs them (most
-// what-ifs touch a fraction of the households) and then kept. A Run is not
+// Facts are read from households.parquet only when a scenario needs them
+// (most what-ifs touch a fraction of the households: only the pages of the
+// facts_bin column that hold such rows are read) and then kept. A Run is not
 // safe for concurrent use: evaluate one scenario at a time.
 type Run struct {
 	Dir     string
@@ -34,39 +34,30 @@ type Run struct {
 	// Before holds, per row, the run's flags (from flags.parquet) in file order.
 	Before [][]FlagKey
 
-	factsBin [][]byte           // per row, until decoded
-	decoded  []*facts.Household // per row, once decoded
+	decoded []*facts.Household // per row, once read and decoded
+	groups  []int              // first row of each row group of households.parquet, then len(Rows)
 }
 
-// Facts returns the facts of row i, decoding them on first use.
+// Facts returns the facts of row i, reading and decoding them on first use.
 func (r *Run) Facts(i int) (*facts.Household, error) {
 	if h := r.decoded[i]; h != nil {
 		return h, nil
 	}
-	if len(r.factsBin[i]) == 0 {
-		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID)
+	if err := r.fetch(context.Background(), []int{i}, 1); err != nil {
+		return nil, err
 	}
-	h, err := facts.DecodeBinary(r.factsBin[i])
-	if err != nil {
-		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID, err)
-	}
-	if len(h.Members) == 0 {
-		return nil, fmt.Errorf("%s: row %d (household %q): facts have no members", filepath.Join(r.Dir, "households.parquet"), i+1, r.Rows[i].HouseholdID)
-	}
-	r.decoded[i], r.factsBin[i] = h, nil
-	return h, nil
+	return r.decoded[i], nil
 }
 
-// DecodeAll decodes every household's facts, in parallel.
+// DecodeAll reads and decodes every household's facts, in parallel.
 func (r *Run) DecodeAll(ctx context.Context, workers int) error {
-	return blocks(ctx, len(r.Rows), workers, func(lo, hi int) error {
-		for i := lo; i < hi; i++ {
-			if _, err := r.Facts(i); err != nil {
-				return err
-			}
+	all := make([]int, 0, len(r.Rows))
+	for i := range r.Rows {
+		if r.decoded[i] == nil {
+			all = append(all, i)
 		}
-		return nil
-	})
+	}
+	return r.fetch(ctx, all, workers)
 }
 
 // FlagKey is what a what-if compares of a flag: its rule, its target and
@@ -75,14 +66,6 @@ type FlagKey struct {
 	RuleID   string
 	PersonID string // the member, or the candidate; empty for household flags
 	Outcome  rules.Outcome
-}
-
-// flagRow is the part of flags.parquet a what-if reads.
-type flagRow struct {
-	HouseholdID string `parquet:"household_id"`
-	PersonID    string `parquet:"person_id"`
-	RuleID      string `parquet:"rule_id"`
-	Outcome     string `parquet:"outcome"`
 }
 
 // Load reads a run folder: Open, then ReadFacts. It reads no source.
@@ -124,17 +107,24 @@ func Open(dir string) (*Run, error) {
 	return r, nil
 }
 
-// ReadFacts reads households.parquet and flags.parquet (facts are decoded
-// later, as scenarios need them).
+// ReadFacts reads households.parquet but its facts_bin column, and
+// flags.parquet's household_id, person_id, rule_id and outcome, both by row
+// group on every core (facts are read later, as scenarios need them).
 func (r *Run) ReadFacts(ctx context.Context) error {
+	return r.ReadFactsWorkers(ctx, runtime.GOMAXPROCS(0))
+}
+
+// ReadFactsWorkers is ReadFacts with row groups read on up to workers
+// goroutines; the result does not depend on their number.
+func (r *Run) ReadFactsWorkers(ctx context.Context, workers int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := r.readHouseholds(filepath.Join(r.Dir, "households.parquet")); err != nil {
+	if err := r.readHouseholds(ctx, filepath.Join(r.Dir, "households.parquet"), workers); err != nil {
 		return err
 	}
 	var err error
-	r.Before, err = readFlags(filepath.Join(r.Dir, "flags.parquet"), r.Rows)
+	r.Before, err = readFlags(ctx, filepath.Join(r.Dir, "flags.parquet"), r.Rows, workers)
 	return err
 }
 
@@ -188,63 +178,17 @@ func loadRules(dir, digest string) (*rules.Set, error) {
 	return set, nil
 }
 
-// readHouseholds reads households.parquet, setting the encoded facts aside.
-func (r *Run) readHouseholds(path string) error {
-	rows, err := parquet.ReadFile[review.HouseholdRow](path)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	r.Rows, r.factsBin, r.decoded = rows, make([][]byte, len(rows)), make([]*facts.Household, len(rows))
-	for i := range rows {
-		r.factsBin[i], rows[i].FactsBin = rows[i].FactsBin, nil
-		if rows[i].Members <= 0 {
-			return fmt.Errorf("%s: row %d (household %q): members %d; want 1 or more", path, i+1, rows[i].HouseholdID, rows[i].Members)
-		}
-	}
-	return nil
-}
-
-// readFlags reads flags.parquet and files each flag under its household
-// (by household_id) or candidate (by person_id).
-func readFlags(path string, hs []review.HouseholdRow) ([][]FlagKey, error) {
-	rows, err := parquet.ReadFile[flagRow](path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	households, candidates := make(map[string]int, len(hs)), map[string]int{}
-	for i, h := range hs {
-		if h.Candidate {
-			candidates[h.PersonID] = i
-		} else {
-			households[h.HouseholdID] = i
-		}
-	}
-	out := make([][]FlagKey, len(hs))
-	for n, f := range rows {
-		i, ok := households[f.HouseholdID]
-		if f.HouseholdID == "" {
-			i, ok = candidates[f.PersonID]
-		}
-		if !ok {
-			return nil, fmt.Errorf("%s: row %d: flag %s of household %q candidate %q is not in households.parquet",
-				path, n+1, f.RuleID, f.HouseholdID, personid.MaskString(f.PersonID))
-		}
-		person := f.PersonID
-		if f.HouseholdID == "" {
-			person = "" // a candidate is its own target
-		}
-		out[i] = append(out[i], FlagKey{RuleID: f.RuleID, PersonID: person, Outcome: rules.Outcome(f.Outcome)})
-	}
-	return out, nil
-}
-
 // blockSize is the number of rows a worker takes at a time.
 const blockSize = 256
 
 // blocks calls fn on [lo, hi) blocks of 0..n-1 on up to workers goroutines;
 // fn writes only its own indexes, so results do not depend on scheduling.
 func blocks(ctx context.Context, n, workers int, fn func(lo, hi int) error) error {
-	const block = blockSize
+	return blocksOf(ctx, n, blockSize, workers, fn)
+}
+
+// blocksOf is blocks with blocks of the given size.
+func blocksOf(ctx context.Context, n, block, workers int, fn func(lo, hi int) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(workers, 1))
 	for lo := 0; lo < n; lo += block {

@@ -15,16 +15,28 @@ type Step struct {
 }
 
 // Sweep evaluates base plus sw's parameter at each of its values, one after
-// another (each evaluation is parallel); the facts decoded by the first step
-// serve the others.
+// another (each evaluation is parallel). The rows any step re-evaluates are
+// selected first and their facts read in one pass over households.parquet;
+// each step then evaluates the decoded rows it selects.
 func (r *Run) Sweep(ctx context.Context, base []Setting, sw Sweep, opts Options) ([]Step, error) {
 	if err := sw.Check(r.Set); err != nil {
 		return nil, err
 	}
+	at := func(v float64) []Setting { return append(append([]Setting(nil), base...), sw.At(v)) }
+	need := make(selection, len(r.Rows))
+	for _, v := range sw.Values() {
+		_, _, sel, err := r.prepare(ctx, at(v), opts)
+		if err != nil {
+			return nil, fmt.Errorf("--sweep at %g: %w", v, err)
+		}
+		need.or(sel)
+	}
+	if err := r.fetch(ctx, need.rows(), opts.Workers); err != nil {
+		return nil, err
+	}
 	var steps []Step
 	for _, v := range sw.Values() {
-		settings := append(append([]Setting(nil), base...), sw.At(v))
-		sc, err := r.Evaluate(ctx, settings, opts)
+		sc, err := r.Evaluate(ctx, at(v), opts)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep at %g: %w", v, err)
 		}

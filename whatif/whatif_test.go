@@ -97,6 +97,9 @@ func TestUnchangedReproducesTheRun(t *testing.T) {
 		t.Errorf("totals moved without a change: %+v", sc.Total)
 	}
 	// Independently of Evaluate's bookkeeping: flag by flag.
+	if err := r.DecodeAll(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
 	flagged := 0
 	for i, row := range r.Rows {
 		h, err := r.Facts(i)

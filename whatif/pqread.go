@@ -1,0 +1,520 @@
+package whatif
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hedui/hedui/facts"
+	"github.com/hedui/hedui/review"
+	"github.com/hedui/hedui/rules"
+	"github.com/hedui/hedui/sources/personid"
+)
+
+// pqFile is an open Parquet file of the run folder and the leaf index of
+// each column a what-if reads.
+type pqFile struct {
+	path   string
+	osf    *os.File
+	pf     *parquet.File
+	leaf   map[string]int
+	groups []int // first row of each row group, then the row count
+}
+
+// openPQ opens path and finds the named columns, which must all be there.
+func openPQ(path string, columns ...string) (f *pqFile, err error) {
+	osf, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: damaged Parquet metadata: %v", path, p)
+		}
+		if err != nil {
+			osf.Close()
+		}
+	}()
+	st, err := osf.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(osf, st.Size(), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
+	}
+	f = &pqFile{path: path, osf: osf, pf: pf, leaf: map[string]int{}}
+	for i, c := range pf.Root().Columns() {
+		f.leaf[c.Name()] = i
+	}
+	for _, name := range columns {
+		if _, ok := f.leaf[name]; !ok {
+			return nil, f.missing(name)
+		}
+	}
+	n := 0
+	for _, rg := range pf.RowGroups() {
+		f.groups = append(f.groups, n)
+		n += int(rg.NumRows())
+	}
+	f.groups = append(f.groups, n)
+	if int64(n) != pf.NumRows() {
+		return nil, fmt.Errorf("%s: damaged Parquet metadata: row groups hold %d rows, the footer says %d", path, n, pf.NumRows())
+	}
+	return f, nil
+}
+
+func (f *pqFile) missing(name string) error {
+	if name == "facts_bin" {
+		return fmt.Errorf("%s: no column facts_bin; a run folder written before hedui stored facts in binary needs its review run again", f.path)
+	}
+	return fmt.Errorf("%s: no column %s: not a run folder this hedui wrote", f.path, name)
+}
+
+func (f *pqFile) close() { f.osf.Close() }
+
+// eachGroup calls fn for every row group on up to workers goroutines.
+func (f *pqFile) eachGroup(ctx context.Context, workers int, fn func(g int) error) error {
+	eg, gctx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(workers, 1))
+	for g := range len(f.groups) - 1 {
+		eg.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			return fn(g)
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// valueBatch is how many values a column reader takes at a time.
+const valueBatch = 1024
+
+// column calls fn with every value of one column chunk of row group g, with
+// its row number in the group, checking that no value is null and that the
+// pages hold the group's rows. Decoder panics on damaged pages become
+// errors naming the file and column.
+func (f *pqFile) column(g int, name string, buf []parquet.Value, fn func(row int, v parquet.Value) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: row group %d column %s: damaged Parquet page: %v", f.path, g+1, name, p)
+		}
+	}()
+	pages := f.pf.RowGroups()[g].ColumnChunks()[f.leaf[name]].Pages()
+	defer pages.Close()
+	row := 0
+	for {
+		p, err := pages.ReadPage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: row group %d column %s: %w", f.path, g+1, name, err)
+		}
+		row, err = f.pageValues(p, g, name, row, buf, fn)
+		parquet.Release(p)
+		if err != nil {
+			return err
+		}
+	}
+	if want := f.groups[g+1] - f.groups[g]; row != want {
+		return fmt.Errorf("%s: row group %d column %s: %d values for %d rows", f.path, g+1, name, row, want)
+	}
+	return nil
+}
+
+// pageValues calls fn with the values of one page, rows numbered from row.
+func (f *pqFile) pageValues(p parquet.Page, g int, name string, row int, buf []parquet.Value, fn func(row int, v parquet.Value) error) (int, error) {
+	vr := p.Values()
+	for {
+		n, err := vr.ReadValues(buf)
+		for _, v := range buf[:n] {
+			if v.IsNull() {
+				return row, fmt.Errorf("%s: row %d column %s: null; want a value", f.path, f.groups[g]+row+1, name)
+			}
+			if err := fn(row, v); err != nil {
+				return row, err
+			}
+			row++
+		}
+		if err == io.EOF {
+			return row, nil
+		}
+		if err != nil {
+			return row, fmt.Errorf("%s: row group %d column %s: %w", f.path, g+1, name, err)
+		}
+	}
+}
+
+// interner gives one string per distinct value of a low-cardinality column
+// (region codes, areas, rule ids) so that a million rows share a few hundred
+// strings.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// arena collects the values of a high-cardinality text column (household
+// and person ids) of one row group, then makes them substrings of one
+// string: one allocation per column chunk instead of one per value.
+type arena struct {
+	buf  []byte
+	ends []int
+}
+
+func (a *arena) add(b []byte) {
+	a.buf = append(a.buf, b...)
+	a.ends = append(a.ends, len(a.buf))
+}
+
+func (a *arena) each(fn func(i int, s string)) {
+	all, start := string(a.buf), 0
+	for i, end := range a.ends {
+		fn(i, all[start:end])
+		start = end
+	}
+}
+
+// householdColumns are the columns of households.parquet a what-if reads
+// for every row; facts_bin is read for the rows a scenario needs.
+var householdColumns = []string{"household_id", "person_id", "region_code", "area", "assistance", "status",
+	"members", "monthly_benefit", "candidate", "flags", "per_capita_income", "monthly_standard", "facts_bin"}
+
+// readHouseholds reads every column of households.parquet but facts_bin,
+// row group by row group on up to workers goroutines.
+func (r *Run) readHouseholds(ctx context.Context, path string, workers int) error {
+	f, err := openPQ(path, householdColumns...)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	n := f.groups[len(f.groups)-1]
+	r.Rows, r.decoded, r.groups = make([]review.HouseholdRow, n), make([]*facts.Household, n), f.groups
+	return f.eachGroup(ctx, workers, func(g int) error {
+		return f.readRowGroup(g, r.Rows[f.groups[g]:f.groups[g+1]])
+	})
+}
+
+func (f *pqFile) readRowGroup(g int, rows []review.HouseholdRow) error {
+	buf := make([]parquet.Value, valueBatch)
+	in := interner{}
+	texts := []struct {
+		name string
+		set  func(*review.HouseholdRow, string)
+		ids  bool // one value per row: kept in an arena, not interned
+	}{
+		{"household_id", func(h *review.HouseholdRow, s string) { h.HouseholdID = s }, true},
+		{"person_id", func(h *review.HouseholdRow, s string) { h.PersonID = s }, true},
+		{"region_code", func(h *review.HouseholdRow, s string) { h.RegionCode = s }, false},
+		{"area", func(h *review.HouseholdRow, s string) { h.Area = s }, false},
+		{"assistance", func(h *review.HouseholdRow, s string) { h.Assistance = s }, false},
+		{"status", func(h *review.HouseholdRow, s string) { h.Status = s }, false},
+	}
+	for _, c := range texts {
+		var a arena
+		err := f.column(g, c.name, buf, func(i int, v parquet.Value) error {
+			if c.ids {
+				a.add(v.ByteArray())
+			} else {
+				c.set(&rows[i], in.get(v.ByteArray()))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		a.each(func(i int, s string) { c.set(&rows[i], s) })
+	}
+	nums := []struct {
+		name string
+		set  func(*review.HouseholdRow, parquet.Value)
+	}{
+		{"members", func(h *review.HouseholdRow, v parquet.Value) { h.Members = v.Int32() }},
+		{"monthly_benefit", func(h *review.HouseholdRow, v parquet.Value) { h.MonthlyBenefit = v.Double() }},
+		{"candidate", func(h *review.HouseholdRow, v parquet.Value) { h.Candidate = v.Boolean() }},
+		{"flags", func(h *review.HouseholdRow, v parquet.Value) { h.Flags = v.Int32() }},
+		{"per_capita_income", func(h *review.HouseholdRow, v parquet.Value) { h.PerCapitaIncome = v.Double() }},
+		{"monthly_standard", func(h *review.HouseholdRow, v parquet.Value) { h.MonthlyStandard = v.Double() }},
+	}
+	for _, c := range nums {
+		if err := f.column(g, c.name, buf, func(i int, v parquet.Value) error { c.set(&rows[i], v); return nil }); err != nil {
+			return err
+		}
+	}
+	for i := range rows {
+		if rows[i].Members <= 0 {
+			return fmt.Errorf("%s: row %d (household %q): members %d; want 1 or more", f.path, f.groups[g]+i+1, rows[i].HouseholdID, rows[i].Members)
+		}
+	}
+	return nil
+}
+
+// fetch reads and decodes the facts of the given rows (ascending; rows
+// already decoded are skipped): per row group on up to workers goroutines,
+// and in each only the facts_bin pages that hold a wanted row (found from
+// the offset index; without one, every page is read and the others skipped).
+func (r *Run) fetch(ctx context.Context, want []int, workers int) error {
+	want = slices.DeleteFunc(slices.Clone(want), func(i int) bool { return r.decoded[i] != nil })
+	if len(want) == 0 {
+		return nil
+	}
+	f, err := r.openFacts()
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	// want split by row group.
+	parts := make([][]int, len(f.groups)-1)
+	for lo := 0; lo < len(want); {
+		g, _ := slices.BinarySearch(f.groups, want[lo]+1)
+		g--
+		hi := lo
+		for hi < len(want) && want[hi] < f.groups[g+1] {
+			hi++
+		}
+		parts[g] = want[lo:hi]
+		lo = hi
+	}
+	return f.eachGroup(ctx, workers, func(g int) error {
+		if len(parts[g]) == 0 {
+			return nil
+		}
+		return r.fetchGroup(f, g, parts[g], func(i int, h *facts.Household) { r.decoded[i] = h })
+	})
+}
+
+// openFacts opens households.parquet to read facts_bin.
+func (r *Run) openFacts() (*pqFile, error) {
+	f, err := openPQ(filepath.Join(r.Dir, "households.parquet"), "facts_bin")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(f.groups, r.groups) {
+		f.close()
+		return nil, fmt.Errorf("%s: row groups changed since the run folder was read", f.path)
+	}
+	return f, nil
+}
+
+// fetchGroup decodes the facts of the rows want (ascending, all in row
+// group g) and hands each to put.
+func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.Household)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: row group %d column facts_bin: damaged Parquet page: %v", f.path, g+1, p)
+		}
+	}()
+	cc := f.pf.RowGroups()[g].ColumnChunks()[f.leaf["facts_bin"]]
+	pages := cc.Pages()
+	defer pages.Close()
+	first := f.groups[g]
+	starts := pageStarts(cc, f.groups[g+1]-first)
+	buf := make([]parquet.Value, valueBatch)
+	for k := 0; k < len(want); {
+		row := want[k] - first
+		start := 0 // the first row of the page holding row, or 0 to read from the start
+		if starts != nil {
+			p, _ := slices.BinarySearch(starts, row+1)
+			start = starts[p-1]
+		}
+		if err := pages.SeekToRow(int64(start)); err != nil {
+			return fmt.Errorf("%s: row group %d column facts_bin: seek to row %d: %w", f.path, g+1, start, err)
+		}
+		// Read pages from start until past the last wanted row they hold.
+		for k < len(want) {
+			p, err := pages.ReadPage()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = fmt.Errorf("%d rows; row %d wanted", start, want[k]-first+1)
+				}
+				return fmt.Errorf("%s: row group %d column facts_bin: %w", f.path, g+1, err)
+			}
+			end := start + int(p.NumRows())
+			_, err = f.pageValues(p, g, "facts_bin", start, buf, func(row int, v parquet.Value) error {
+				if k >= len(want) || want[k]-first != row {
+					return nil
+				}
+				k++
+				h, err := r.decode(f, first+row, v.ByteArray())
+				if err == nil {
+					put(first+row, h)
+				}
+				return err
+			})
+			parquet.Release(p)
+			if err != nil {
+				return err
+			}
+			start = end
+			if starts != nil && k < len(want) && want[k]-first >= end {
+				break // the next wanted row is on a later page: seek to it
+			}
+		}
+	}
+	return nil
+}
+
+// pageStarts gives the first row of each page of the column chunk, or nil
+// when the file has no usable offset index.
+func pageStarts(cc parquet.ColumnChunk, rows int) []int {
+	oi, err := cc.OffsetIndex()
+	if err != nil || oi == nil || oi.NumPages() == 0 {
+		return nil
+	}
+	out := make([]int, oi.NumPages())
+	for i := range out {
+		out[i] = int(oi.FirstRowIndex(i))
+		if out[i] < 0 || out[i] >= rows || (i > 0 && out[i] <= out[i-1]) || (i == 0 && out[i] != 0) {
+			return nil
+		}
+	}
+	return out
+}
+
+// decode decodes the facts of row i from b (which it does not keep).
+func (r *Run) decode(f *pqFile, i int, b []byte) (*facts.Household, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", f.path, i+1, r.Rows[i].HouseholdID)
+	}
+	h, err := facts.DecodeBinary(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", f.path, i+1, r.Rows[i].HouseholdID, err)
+	}
+	if len(h.Members) == 0 {
+		return nil, fmt.Errorf("%s: row %d (household %q): facts have no members", f.path, i+1, r.Rows[i].HouseholdID)
+	}
+	return h, nil
+}
+
+// flagColumns are the columns of flags.parquet a what-if reads.
+var flagColumns = []string{"household_id", "person_id", "rule_id", "outcome"}
+
+// flagRow is the part of a flags.parquet row a what-if reads.
+type flagRow struct {
+	household, person string
+	key               FlagKey
+}
+
+// readFlags reads flags.parquet and files each flag under its household
+// (by household_id) or candidate (by person_id). A run writes flags in the
+// order of households.parquet, so they are matched by walking both files
+// together; flags in another order are matched through a map.
+func readFlags(ctx context.Context, path string, hs []review.HouseholdRow, workers int) ([][]FlagKey, error) {
+	f, err := openPQ(path, flagColumns...)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	rows := make([]flagRow, f.groups[len(f.groups)-1])
+	err = f.eachGroup(ctx, workers, func(g int) error {
+		return f.readFlagGroup(g, rows[f.groups[g]:f.groups[g+1]])
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out, ok := flagsInOrder(rows, hs); ok {
+		return out, nil
+	}
+	return flagsByMap(path, rows, hs)
+}
+
+func (f *pqFile) readFlagGroup(g int, rows []flagRow) error {
+	buf := make([]parquet.Value, valueBatch)
+	in := interner{}
+	var hh, pp arena
+	cols := []struct {
+		name string
+		fn   func(i int, b []byte)
+	}{
+		{"household_id", func(i int, b []byte) { hh.add(b) }},
+		{"person_id", func(i int, b []byte) { pp.add(b) }},
+		{"rule_id", func(i int, b []byte) { rows[i].key.RuleID = in.get(b) }},
+		{"outcome", func(i int, b []byte) { rows[i].key.Outcome = rules.Outcome(in.get(b)) }},
+	}
+	for _, c := range cols {
+		if err := f.column(g, c.name, buf, func(i int, v parquet.Value) error { c.fn(i, v.ByteArray()); return nil }); err != nil {
+			return err
+		}
+	}
+	hh.each(func(i int, s string) { rows[i].household = s })
+	pp.each(func(i int, s string) { rows[i].person = s })
+	for i := range rows {
+		if rows[i].household != "" {
+			rows[i].key.PersonID = rows[i].person
+		} // a candidate is its own target: PersonID stays empty
+	}
+	return nil
+}
+
+// matches reports whether flag fr belongs to row h.
+func (fr *flagRow) matches(h *review.HouseholdRow) bool {
+	if fr.household == "" {
+		return h.Candidate && h.PersonID == fr.person
+	}
+	return !h.Candidate && h.HouseholdID == fr.household
+}
+
+// flagsInOrder files flags that follow households.parquet's order; ok is
+// false when one does not.
+func flagsInOrder(rows []flagRow, hs []review.HouseholdRow) (out [][]FlagKey, ok bool) {
+	all := make([]FlagKey, len(rows)) // one backing array; each row's flags a capped slice of it
+	out = make([][]FlagKey, len(hs))
+	i, start := 0, 0 // the current row and its first flag
+	for n := range rows {
+		for i == len(hs) || !rows[n].matches(&hs[i]) {
+			if i == len(hs) {
+				return nil, false
+			}
+			if start < n {
+				out[i] = all[start:n:n]
+			}
+			i, start = i+1, n
+		}
+		all[n] = rows[n].key
+	}
+	if start < len(rows) {
+		out[i] = all[start:len(rows):len(rows)]
+	}
+	return out, true
+}
+
+func flagsByMap(path string, rows []flagRow, hs []review.HouseholdRow) ([][]FlagKey, error) {
+	households, candidates := make(map[string]int, len(hs)), map[string]int{}
+	for i, h := range hs {
+		if h.Candidate {
+			candidates[h.PersonID] = i
+		} else {
+			households[h.HouseholdID] = i
+		}
+	}
+	out := make([][]FlagKey, len(hs))
+	for n, f := range rows {
+		i, ok := households[f.household]
+		if f.household == "" {
+			i, ok = candidates[f.person]
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: row %d: flag %s of household %q candidate %q is not in households.parquet",
+				path, n+1, f.key.RuleID, f.household, personid.MaskString(f.person))
+		}
+		out[i] = append(out[i], f.key)
+	}
+	return out, nil
+}
