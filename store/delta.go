@@ -420,4 +420,3 @@ func (db *DB) removeTable(src uint16, gen uint32) {
 		db.log.Warn("index: digest table not removed", "err", err)
 	}
 }
-
