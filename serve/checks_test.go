@@ -23,8 +23,9 @@ func TestEncodeCheck(t *testing.T) {
 	withFacts := base
 	withFacts.Facts = &facts.Household{ID: "ck01", Region: "530102", Area: "urban",
 		Members: []*facts.Member{{PersonID: "11010519491231002X", Name: "张三", Relation: "head"}}}
+	auditLine := []byte(`{"seq":7,"action":"check.create","prev":"00","hash":"ab"}`)
 	for _, c := range []*Check{&base, &withFacts} {
-		answer, line, err := encodeCheck(c)
+		answer, err := encodeCheck(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,20 +34,24 @@ func TestEncodeCheck(t *testing.T) {
 		if !bytes.Equal(answer, rec.Body.Bytes()) {
 			t.Errorf("answer:\n got %s\nwant %s", answer, rec.Body.Bytes())
 		}
+		line := storedLine(c, answer, auditLine, 5)
 		if len(line) == 0 || line[len(line)-1] != '\n' || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("line is not one JSON line: %q", line)
 		}
-		var back Check
-		if err := json.Unmarshal(line, &back); err != nil {
+		back, err := decodeStored(line)
+		if err != nil {
 			t.Fatalf("line %s: %v", line, err)
 		}
 		want, _ := json.Marshal(c)
-		got, _ := json.Marshal(&back)
+		got, _ := json.Marshal(&back.Check)
 		if !bytes.Equal(got, want) {
 			t.Errorf("stored check decodes to\n%s\nwant\n%s", got, want)
 		}
 		if (back.Facts != nil) != (c.Facts != nil) {
 			t.Errorf("facts kept: %v, want %v", back.Facts != nil, c.Facts != nil)
+		}
+		if !bytes.Equal(back.Audit, auditLine) || back.AuditSynced != 5 {
+			t.Errorf("audit entry %s, synced %d; want %s, 5", back.Audit, back.AuditSynced, auditLine)
 		}
 	}
 }

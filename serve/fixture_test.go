@@ -211,24 +211,48 @@ func newEnv(t testing.TB) *env {
 	if err := users.SetPassword(e.users, "intake1", testPassword); err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{DB: db, Rules: set, UsersPath: e.users, DataDir: e.data,
-		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:    func() time.Time { return time.Date(2026, 11, 1, 10, 0, 0, 0, chinaTime) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-	e.ts = httptest.NewServer(srv.Handler())
+	e.start()
 	t.Cleanup(func() {
-		e.ts.Close()
-		srv.Close()
+		if e.srv != nil { // nil when a restart failed
+			e.ts.Close()
+			e.srv.Close()
+		}
 		db.Close()
 	})
 	return e
+}
+
+// start starts the service on e's data folder and index.
+func (e *env) start() {
+	e.t.Helper()
+	set, err := rules.Default()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv, err := New(Config{DB: e.db, Rules: set, UsersPath: e.users, DataDir: e.data,
+		Logger: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    func() time.Time { return time.Date(2026, 11, 1, 10, 0, 0, 0, chinaTime) }})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv = srv
+	e.ts = httptest.NewServer(srv.Handler())
+}
+
+// restart stops the service and starts it again on the same folders;
+// between the two, damage (if not nil) alters the files as a crash would.
+func (e *env) restart(damage func()) {
+	e.t.Helper()
+	e.ts.Close()
+	err := e.srv.Close()
+	e.srv = nil
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if damage != nil {
+		damage()
+	}
+	e.start()
 }
 
 // request is one API call: method, path, the user whose token to send

@@ -59,18 +59,21 @@ type Server struct {
 	snap   atomic.Pointer[snapshot]
 	checks *checkStore
 	audit  *audit.Log
-	// commit syncs checks.jsonl and audit.jsonl in one round for the
-	// checks created meanwhile, so that a check waits for one round rather
-	// than for two unaligned ones.
-	commit   audit.GroupSync
-	key      []byte // HMAC key of household digests
-	users    *userCache
-	sessions *sessions
-	metrics  *metrics
-	handler  http.Handler
-	updateMu sync.Mutex // one index update at a time
-	base     context.Context
-	stop     context.CancelFunc
+	// auditSynced is the seq of the last audit entry known durable;
+	// auditKick wakes syncAudit, which ends by closing auditDone;
+	// auditErr holds the error that stopped it.
+	auditSynced atomic.Int64
+	auditKick   chan struct{}
+	auditDone   chan struct{}
+	auditErr    atomic.Pointer[error]
+	key         []byte // HMAC key of household digests
+	users       *userCache
+	sessions    *sessions
+	metrics     *metrics
+	handler     http.Handler
+	updateMu    sync.Mutex // one index update at a time
+	base        context.Context
+	stop        context.CancelFunc
 }
 
 // New opens the service's data folder and the index views.
@@ -125,9 +128,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("index %s has no roster: build it with hedui index build", cfg.DB.Dir())
 	}
 	srv.snap.Store(s)
-	srv.commit.Sync = srv.syncBoth
 	srv.metrics = newMetrics(srv)
-	srv.commit.Observe = srv.metrics.observeCommit
+	srv.checks.gs.Observe = srv.metrics.observeCommit
+	if err := srv.recoverAudit(); err != nil {
+		s.retire()
+		srv.checks.close()
+		srv.audit.Close()
+		return nil, err
+	}
+	srv.auditKick, srv.auditDone = make(chan struct{}, 1), make(chan struct{})
+	go srv.syncAudit()
 	srv.handler = srv.routes()
 	return srv, nil
 }
@@ -179,6 +189,7 @@ func (srv *Server) Handler() http.Handler { return srv.handler }
 // itself belongs to the caller.
 func (srv *Server) Close() error {
 	srv.stop()
+	<-srv.auditDone
 	srv.updateMu.Lock()
 	defer srv.updateMu.Unlock()
 	if s := srv.snap.Load(); s != nil {

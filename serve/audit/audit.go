@@ -155,13 +155,32 @@ func (l *Log) Append(e Entry) error {
 // Write appends e without waiting for the disk and returns the ticket Wait
 // takes, so a caller can sync other files meanwhile.
 func (l *Log) Write(e Entry) (int64, error) {
+	_, n, err := l.WriteLine(e)
+	return n, err
+}
+
+// WriteLine is Write that also returns the line written (without its
+// newline), for a caller that keeps a durable copy of it elsewhere and
+// syncs the log later (see Sync).
+func (l *Log) WriteLine(e Entry) (line []byte, ticket int64, err error) {
 	l.mu.Lock()
-	err := l.write(&e)
+	line, err = l.write(&e)
 	l.mu.Unlock()
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	return l.gs.Written(), nil
+	return line, l.gs.Written(), nil
+}
+
+// Sync makes every entry written so far durable and returns the seq of the
+// last of them.
+func (l *Log) Sync() (int64, error) {
+	l.mu.Lock()
+	seq := l.seq
+	l.mu.Unlock()
+	// A ticket of its own: the round that covers it starts after the
+	// entry seq was written.
+	return seq, l.gs.Wait(l.gs.Written())
 }
 
 // Wait returns once the write with ticket n is on disk.
@@ -170,21 +189,21 @@ func (l *Log) Wait(n int64) error { return l.gs.Wait(n) }
 // Last returns the ticket of the last write so far.
 func (l *Log) Last() int64 { return l.gs.All() }
 
-func (l *Log) write(e *Entry) error {
+func (l *Log) write(e *Entry) ([]byte, error) {
 	fd := int(l.f.Fd())
 	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", l.path, err)
+		return nil, fmt.Errorf("lock %s: %w", l.path, err)
 	}
 	defer syscall.Flock(fd, syscall.LOCK_UN)
 	st, err := l.f.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st.Size() != l.size {
 		// First append, or another process appended: continue its chain.
 		seq, hash, err := lastEntry(l.f, st.Size())
 		if err != nil {
-			return fmt.Errorf("%s: %w", l.path, err)
+			return nil, fmt.Errorf("%s: %w", l.path, err)
 		}
 		l.seq, l.last = seq, hash
 	}
@@ -195,7 +214,7 @@ func (l *Log) write(e *Entry) error {
 	e.Time = e.Time.UTC()
 	b, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The line is the hashed JSON with the hash added as its last field,
 	// as Marshal would write it: one encoding instead of two.
@@ -203,11 +222,11 @@ func (l *Log) write(e *Entry) error {
 	e.Hash = hex.EncodeToString(sum[:])
 	b = append(append(append(b[:len(b)-1], `,"hash":"`...), e.Hash...), '"', '}', '\n')
 	if _, err := l.f.Write(b); err != nil {
-		return fmt.Errorf("append to %s: %w", l.path, err)
+		return nil, fmt.Errorf("append to %s: %w", l.path, err)
 	}
 	l.size = st.Size() + int64(len(b))
 	l.seq, l.last = e.Seq, e.Hash
-	return nil
+	return b[:len(b)-1], nil
 }
 
 // syncRound is one group commit: it makes every entry written so far
@@ -275,6 +294,52 @@ func lastEntry(f *os.File, size int64) (int64, string, error) {
 		return 0, "", fmt.Errorf("last line is not an audit entry (%v): the log was damaged; run hedui audit verify", err)
 	}
 	return e.Seq, e.Hash, nil
+}
+
+// EntriesAfter returns the entries of the log at path whose seq is above
+// after, reading the file from its end: what a caller that kept copies of
+// entries (WriteLine) compares them with after a crash. Lines that are not
+// entries are skipped (Verify names them).
+func EntriesAfter(path string, after int64) ([]Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	for back := int64(256 << 10); ; back *= 4 {
+		from := max(0, st.Size()-back)
+		buf := make([]byte, st.Size()-from)
+		if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if from > 0 { // the first line may be cut
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 {
+				continue
+			}
+			buf = buf[i+1:]
+		}
+		var out []Entry
+		reached := from == 0
+		for line := range bytes.Lines(buf) {
+			var e Entry
+			if json.Unmarshal(line, &e) != nil {
+				continue
+			}
+			if e.Seq <= after {
+				reached = true
+			} else {
+				out = append(out, e)
+			}
+		}
+		if reached {
+			return out, nil
+		}
+	}
 }
 
 // Problem is the first place where the chain breaks.
