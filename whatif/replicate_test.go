@@ -35,10 +35,17 @@ import (
 // same flags as src's. households.parquet holds every copy's households,
 // then every copy's candidates (as a run writes households then candidates),
 // in row groups of 65,536 rows, Zstd, as review writes it. flags.parquet is
-// copied likewise (household_id, person_id and region_code moved; message,
-// basis and evidence verbatim); summary.json's counts are multiplied and its
+// copied likewise, households' flags then candidates' (household_id,
+// person_id and region_code moved; message, basis and evidence verbatim); summary.json's counts are multiplied and its
 // counties moved; quality.json and rules.yaml are copied.
 func replicateRun(ctx context.Context, src, dst string, copies int) error {
+	return replicateRunLayout(ctx, src, dst, copies, 65536, 0)
+}
+
+// replicateRunLayout is replicateRun with households.parquet written in row
+// groups of groupRows rows and, when pageBytes > 0, pages of about that
+// size (tests use small ones to have many row groups and pages).
+func replicateRunLayout(ctx context.Context, src, dst string, copies, groupRows, pageBytes int) error {
 	rows, err := parquet.ReadFile[review.HouseholdRow](filepath.Join(src, "households.parquet"))
 	if err != nil {
 		return err
@@ -62,14 +69,25 @@ func replicateRun(ctx context.Context, src, dst string, copies int) error {
 	for split < len(rows) && !rows[split].Candidate {
 		split++
 	}
-	if err := writeCopies(ctx, filepath.Join(dst, "households.parquet"), rows, split, movers); err != nil {
+	opts := []parquet.WriterOption{parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(int64(groupRows))}
+	if pageBytes > 0 {
+		opts = append(opts, parquet.PageBufferSize(pageBytes))
+	}
+	if err := writeCopies(ctx, filepath.Join(dst, "households.parquet"), rows, split, movers, opts); err != nil {
 		return err
 	}
+	// A run writes the flags of households, then of candidates, each in
+	// households.parquet's order: so do the copies.
 	var out []review.FlagRow
-	for _, m := range movers {
-		for _, f := range flags {
-			f.HouseholdID, f.PersonID, f.RegionCode = m.str(f.HouseholdID), m.str(f.PersonID), m.str(f.RegionCode)
-			out = append(out, f)
+	for _, candidates := range []bool{false, true} {
+		for _, m := range movers {
+			for _, f := range flags {
+				if (f.HouseholdID == "") != candidates {
+					continue
+				}
+				f.HouseholdID, f.PersonID, f.RegionCode = m.str(f.HouseholdID), m.str(f.PersonID), m.str(f.RegionCode)
+				out = append(out, f)
+			}
 		}
 	}
 	if err := writeRows(filepath.Join(dst, "flags.parquet"), out); err != nil {
@@ -209,13 +227,13 @@ func (m *mover) moved(row review.HouseholdRow) (review.HouseholdRow, error) {
 	return row, nil
 }
 
-func writeCopies(ctx context.Context, path string, rows []review.HouseholdRow, split int, movers []*mover) error {
+func writeCopies(ctx context.Context, path string, rows []review.HouseholdRow, split int, movers []*mover, opts []parquet.WriterOption) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	w := parquet.NewGenericWriter[review.HouseholdRow](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
+	w := parquet.NewGenericWriter[review.HouseholdRow](f, opts...)
 	for _, part := range [][]review.HouseholdRow{rows[:split], rows[split:]} {
 		for _, m := range movers {
 			out := make([]review.HouseholdRow, len(part))
