@@ -40,6 +40,7 @@ type Census struct {
 	households []censusHousehold // sorted by ID
 	rows       []rosterRef       // roster rows grouped by household (sorted), roster order within
 	candidates []personid.Key    // omission candidates, sorted by key
+	hits       []entryHits       // per source entry (manifest order): the rows that match somebody
 
 	shards  []shardRange
 	localOf []int32      // census person index → the current shard's person; -1 if not in it
@@ -69,10 +70,12 @@ type shardRange struct {
 	hLo, hHi, cLo, cHi int
 }
 
-// NewCensus reads the roster and the poverty and disability key columns of
-// m. The roster's quarantine and quality are complete when it returns; the
-// sources' are filled by the last shard. It splits the work into one shard;
-// call Split for more.
+// NewCensus reads the roster, then the key column of every source once:
+// the poverty and disability keys on no roster household are the omission
+// candidates, and the rows that match anybody are kept (row and person)
+// for the shards to decode. The quarantine and quality of every source but
+// staff are complete when it returns; staff's are filled by the last shard.
+// It splits the work into one shard; call Split for more.
 func NewCensus(ctx context.Context, m *sources.Manifest, opts Options) (*Census, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -94,6 +97,9 @@ func NewCensus(ctx context.Context, m *sources.Manifest, opts Options) (*Census,
 		}
 	}
 	if err := c.timed("census", func() error { return c.findCandidates(ctx) }); err != nil {
+		return nil, err
+	}
+	if err := c.timed("census", func() error { return c.scanSources(ctx) }); err != nil {
 		return nil, err
 	}
 	c.Split(1)

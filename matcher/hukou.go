@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/sources"
@@ -52,19 +53,20 @@ type mateHit struct {
 	recs []sources.Record
 }
 
-// findHousemates reads the police source a second time, keeping only the
-// hukou number and key columns, to find everyone on a roster member's hukou.
+// findHousemates decodes the police rows the census kept for their hukou
+// number and picks those on a hukou of this shard's roster members: everyone
+// on a member's hukou.
 func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
 	byHukou := r.hukouMembers()
 	hm := &housemates{table: newKeyTable(64)}
 	if len(byHukou) == 0 {
 		return hm, nil
 	}
-	for _, e := range r.c.m.Sources {
+	for i, e := range r.c.m.Sources {
 		if e.Kind != sources.KindPolice {
 			continue
 		}
-		if err := r.scanHukou(ctx, e, byHukou, hm); err != nil {
+		if err := r.decodeHukou(ctx, i, e, byHukou, hm); err != nil {
 			return nil, err
 		}
 	}
@@ -77,8 +79,9 @@ func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
 	return hm, nil
 }
 
-func (r *run) scanHukou(ctx context.Context, e *sources.Entry, byHukou map[uint64][]*facts.Member, hm *housemates) error {
-	rd, err := sources.Open(ctx, r.c.m, e, sources.ReadOptions{CacheDir: r.c.opts.CacheDir})
+func (r *run) decodeHukou(ctx context.Context, i int, e *sources.Entry, byHukou map[uint64][]*facts.Member, hm *housemates) error {
+	c := r.c
+	rd, err := sources.Open(ctx, c.m, e, sources.ReadOptions{CacheDir: c.opts.CacheDir})
 	if err != nil {
 		return err
 	}
@@ -86,33 +89,35 @@ func (r *run) scanHukou(ctx context.Context, e *sources.Entry, byHukou map[uint6
 	chunks := rd.Chunks()
 	out := make([]mateHit, len(chunks))
 	var total int64
-	for _, c := range chunks {
-		total += int64(c.Rows)
+	for _, ch := range chunks {
+		total += int64(ch.Rows)
 	}
-	tick := r.c.progress(e, "hukou", total)
-	discard := &sources.Quality{Quarantined: map[string]int64{}}
-	err = rd.Scan(ctx, r.c.opts.Workers, nil, discard, func(c sources.Chunk, keys []personid.Parsed) error {
-		hashes, err := rd.Hashes(c, "hukou_no", nil)
-		if err != nil {
-			return err
-		}
-		var rows []int
-		for i, h := range hashes {
-			if h != 0 && byHukou[h] != nil {
-				rows = append(rows, i)
-			}
-		}
-		if len(rows) > 0 {
-			recs, err := rd.Decode(c, rows)
-			if err != nil {
+	tick := c.progress(e, "hukou", total)
+	var g errgroup.Group
+	g.SetLimit(c.opts.Workers)
+	for ci, hs := range c.hits[i].hukou {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			out[c.Index] = mateHit{rows: rows, recs: recs}
-		}
-		tick(c.Rows)
-		return nil
-	})
-	if err != nil {
+			var rows []int
+			for _, h := range hs {
+				if byHukou[h.hash] != nil {
+					rows = append(rows, int(h.row))
+				}
+			}
+			if len(rows) > 0 {
+				recs, err := rd.Decode(chunks[ci], rows)
+				if err != nil {
+					return err
+				}
+				out[ci] = mateHit{rows: rows, recs: recs}
+			}
+			tick(chunks[ci].Rows)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	for _, mh := range out {

@@ -25,18 +25,21 @@ type chunkHits struct {
 	matchedID, matchedNameDOB int64
 }
 
-// matchEntries probes every entry whose kind passes only. hm, when not
-// nil, is also probed for staff rows.
+// matchEntries gathers the records of every entry whose kind passes only:
+// the rows the census kept, or for staff (whose rows can match the shard's
+// housemates, hm) a probe of every key.
 func (r *run) matchEntries(ctx context.Context, only func(sources.Kind) bool, hm *housemates) error {
 	for i, e := range r.c.m.Sources {
 		if !only(e.Kind) {
 			continue
 		}
-		var mates *housemates
+		var err error
 		if e.Kind == sources.KindStaff {
-			mates = hm
+			err = r.matchEntry(ctx, e, r.c.res.Quality[i], hm)
+		} else {
+			err = r.decodeHits(ctx, i, e)
 		}
-		if err := r.matchEntry(ctx, e, r.c.res.Quality[i], mates); err != nil {
+		if err != nil {
 			return err
 		}
 	}
