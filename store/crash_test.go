@@ -321,9 +321,16 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		p, err := db.readFilter(s.ID, s.Gen)
+		if err != nil {
+			t.Fatalf("source %s: digest table without its presence filter: %v", s.Path, err)
+		}
 		for i := 0; i < len(ents); i += entryLen {
 			if e := getEntry(ents[i:]); e.flag != 0 {
 				want[string(recKey(nil, e.flag, s.ID, s.dataGen(), e.group, uint32(i/entryLen)))] = true
+				if !p.has(e.group) {
+					t.Fatalf("source %s: the presence filter misses person key %d", s.Path, e.group)
+				}
 			}
 		}
 		got := 0

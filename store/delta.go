@@ -416,7 +416,9 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 // removeTable deletes the digest table of a replaced generation; a failure
 // only leaves a file that the next Open deletes.
 func (db *DB) removeTable(src uint16, gen uint32) {
-	if err := os.Remove(db.tablePath(src, gen)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		db.log.Warn("index: digest table not removed", "err", err)
+	for _, p := range []string{db.tablePath(src, gen), db.filterPath(src, gen)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.log.Warn("index: digest table not removed", "err", err)
+		}
 	}
 }

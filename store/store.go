@@ -14,9 +14,10 @@ import (
 // DB is an open index. One process at a time may hold it (badger locks the
 // folder); its methods are safe for concurrent use.
 type DB struct {
-	bdb *badger.DB
-	dir string
-	log *slog.Logger
+	bdb     *badger.DB
+	dir     string
+	log     *slog.Logger
+	filters filters
 }
 
 // Options tune Open.

@@ -70,8 +70,12 @@ func (db *DB) tablePath(src uint16, gen uint32) string {
 // tableWriter writes a table; chunks of rows are written concurrently at
 // their offsets, so memory does not grow with the source.
 type tableWriter struct {
+	db   *DB
+	src  uint16
+	gen  uint32
 	f    *os.File
 	path string
+	p    *presence // filled as entries are written
 }
 
 func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
@@ -97,17 +101,23 @@ func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, err
 		f.Close()
 		return nil, err
 	}
-	return &tableWriter{f: f, path: path}, nil
+	return &tableWriter{db: db, src: src, gen: gen, f: f, path: path, p: newPresence(rows)}, nil
 }
 
 // writeAt writes the entries (entryLen bytes each) of rows from seq on.
 func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
+	t.p.addEntries(entries)
 	_, err := t.f.WriteAt(entries, tableHeader+int64(seq)*entryLen)
 	return err
 }
 
-// commit syncs the table and gives it its final name.
+// commit writes the presence filter, syncs the table and gives it its
+// final name.
 func (t *tableWriter) commit() error {
+	if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
+		t.f.Close()
+		return err
+	}
 	if err := t.f.Sync(); err != nil {
 		t.f.Close()
 		return err
@@ -125,6 +135,7 @@ func (t *tableWriter) commit() error {
 func (t *tableWriter) abort() {
 	t.f.Close()
 	os.Remove(t.path + ".tmp")
+	os.Remove(t.db.filterPath(t.src, t.gen))
 }
 
 func syncDir(dir string) error {
@@ -202,10 +213,12 @@ func (db *DB) cleanTables(cat *Catalog) error {
 	for _, s := range cat.Sources {
 		if s.Gen != 0 {
 			live[fmt.Sprintf("%d-%d.tbl", s.ID, s.Gen)] = true
+			live[fmt.Sprintf("%d-%d.flt", s.ID, s.Gen)] = true
 		}
 	}
 	for _, n := range names {
-		if live[n.Name()] || !strings.HasSuffix(n.Name(), ".tbl") && !strings.HasSuffix(n.Name(), ".tmp") {
+		ext := filepath.Ext(n.Name())
+		if live[n.Name()] || ext != ".tbl" && ext != ".flt" && ext != ".tmp" {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, n.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -217,7 +230,7 @@ func (db *DB) cleanTables(cat *Catalog) error {
 
 // parseTableName is the inverse of the table file name, for tests.
 func parseTableName(name string) (src uint16, gen uint32, ok bool) {
-	a, b, found := strings.Cut(strings.TrimSuffix(name, ".tbl"), "-")
+	a, b, found := strings.Cut(strings.TrimSuffix(strings.TrimSuffix(name, ".tbl"), ".flt"), "-")
 	if !found {
 		return 0, 0, false
 	}

@@ -33,6 +33,9 @@ type liveSource struct {
 	// nameDOB tells whether the generation holds any row without a valid
 	// ID; most do not, and a check then skips their weak-match lookups.
 	nameDOB bool
+	// present, when the generation has a presence filter, tells person keys
+	// without records in this source apart without a seek.
+	present *presence
 }
 
 // View opens a read view; Close releases it.
@@ -60,6 +63,7 @@ func (db *DB) View() (*View, error) {
 			continue
 		}
 		ls.pos = len(v.live)
+		ls.present = db.filter(s.ID, s.Gen)
 		v.live = append(v.live, *ls)
 	}
 	v.it = txn.NewIterator(badger.IteratorOptions{})
@@ -117,13 +121,14 @@ func (v *View) HukouRows(h uint64) ([]matcher.Indexed, error) {
 }
 
 // group collects, in manifest order, the records filed under group in every
-// live source that want accepts, decoding each value with decode.
+// live source that want accepts, decoding each value with decode. The presence
+// filter holds the groups of kindRecord and kindNameDOB, not of kindHukou.
 func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 	decode func(*liveSource, []byte) (sources.Record, error)) ([]matcher.Indexed, error) {
 	var out []matcher.Indexed
 	for i := range v.live {
 		ls := &v.live[i]
-		if !want(ls) {
+		if !want(ls) || kind != kindHukou && ls.present != nil && !ls.present.has(group) {
 			continue
 		}
 		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// A presence filter says, per source generation, which person keys (and
+// name + birth date hashes) have no record there, so that a lookup skips that source without a badger seek
+// (most persons are absent from most sources: an intake check asks every
+// source for every member). It is a blocked Bloom filter: one 512-bit block
+// per key, 7 bits set in it, about 10 bits per row, so about 1 % of absent
+// keys still seek. A false "absent" is impossible: every record key of the
+// generation is added as its digest table is written.
+//
+// The filter is a file beside the digest table, tables/<src>-<gen>.flt,
+// written and synced before the catalog names generation gen live. A
+// missing or damaged filter only means every lookup seeks.
+//
+// Layout: magic "HDF1", blocks uint32, the blocks (8 uint64 each,
+// little-endian), then xxhash64 of all that.
+const (
+	filterMagic   = "HDF1"
+	blockWords    = 8
+	bitsPerRow    = 10
+	filterHashLen = 8
+)
+
+// presence is a blocked Bloom filter of person keys.
+type presence struct {
+	words []uint64 // len = blocks * blockWords
+}
+
+func newPresence(rows int64) *presence {
+	blocks := max(1, (rows*bitsPerRow+511)/512)
+	return &presence{words: make([]uint64, blocks*blockWords)}
+}
+
+// mix64 spreads a person key (17 structured digits) over 64 bits.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// probe gives the key's block and its 7 bit positions (9 bits each) within.
+func (p *presence) probe(key uint64) (int, uint64) {
+	h := mix64(key)
+	blocks := uint64(len(p.words) / blockWords)
+	hi, _ := bits.Mul64(h, blocks)
+	return int(hi) * blockWords, mix64(h ^ 0x9e3779b97f4a7c15)
+}
+
+// add records key; safe for concurrent use.
+func (p *presence) add(key uint64) {
+	b, h := p.probe(key)
+	for i := 0; i < 7; i++ {
+		bit := (h >> (9 * i)) & 511
+		atomic.OrUint64(&p.words[b+int(bit>>6)], 1<<(bit&63))
+	}
+}
+
+// has reports whether key may have records (false: it has none).
+func (p *presence) has(key uint64) bool {
+	b, h := p.probe(key)
+	for i := 0; i < 7; i++ {
+		bit := (h >> (9 * i)) & 511
+		if p.words[b+int(bit>>6)]&(1<<(bit&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// addEntries adds the groups of table entries: person keys, and the name +
+// birth date hashes of rows without a valid ID (the weak-match lookups;
+// the two kinds share the filter, a collision only costs a seek).
+func (p *presence) addEntries(entries []byte) {
+	for i := 0; i+entryLen <= len(entries); i += entryLen {
+		if entries[i] != 0 {
+			p.add(binary.LittleEndian.Uint64(entries[i+1:]))
+		}
+	}
+}
+
+func (db *DB) filterPath(src uint16, gen uint32) string {
+	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.flt", src, gen))
+}
+
+// writeFilter writes and syncs p as the filter of (src, gen).
+func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
+	b := make([]byte, 0, 8+8*len(p.words)+filterHashLen)
+	b = append(b, filterMagic...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.words)/blockWords))
+	for _, w := range p.words {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
+	path := db.filterPath(src, gen)
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+var errBadFilter = errors.New("damaged presence filter")
+
+func (db *DB) readFilter(src uint16, gen uint32) (*presence, error) {
+	b, err := os.ReadFile(db.filterPath(src, gen))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 8+filterHashLen || string(b[:4]) != filterMagic {
+		return nil, errBadFilter
+	}
+	n := int(binary.LittleEndian.Uint32(b[4:]))
+	body := b[:len(b)-filterHashLen]
+	if len(body) != 8+n*blockWords*8 || xxhash.Sum64(body) != binary.LittleEndian.Uint64(b[len(body):]) {
+		return nil, errBadFilter
+	}
+	p := &presence{words: make([]uint64, n*blockWords)}
+	for i := range p.words {
+		p.words[i] = binary.LittleEndian.Uint64(b[8+8*i:])
+	}
+	return p, nil
+}
+
+// filters caches the presence filter of each source's live generation, so
+// that a View (one per check) does not read it again.
+type filters struct {
+	mu sync.Mutex
+	m  map[uint16]cachedFilter
+}
+
+type cachedFilter struct {
+	gen uint32
+	p   *presence // nil: none on disk; every lookup seeks
+}
+
+// filter returns the presence filter of (src, gen), or nil.
+func (db *DB) filter(src uint16, gen uint32) *presence {
+	db.filters.mu.Lock()
+	defer db.filters.mu.Unlock()
+	if c, ok := db.filters.m[src]; ok && c.gen == gen {
+		return c.p
+	}
+	p, err := db.readFilter(src, gen)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.log.Warn("index: presence filter not used", "source", src, "generation", gen, "err", err)
+	}
+	if db.filters.m == nil {
+		db.filters.m = map[uint16]cachedFilter{}
+	}
+	db.filters.m[src] = cachedFilter{gen: gen, p: p}
+	return p
+}
