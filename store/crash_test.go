@@ -305,7 +305,11 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		}
 	}
 	for _, s := range cat.Sources {
-		if s.Kind == sources.KindRoster || s.Gen == 0 {
+		if s.Gen == 0 {
+			continue
+		}
+		checkFilter(t, db, s)
+		if s.Kind == sources.KindRoster {
 			continue
 		}
 		tr, err := db.openTable(s.ID, s.Gen)
@@ -354,5 +358,34 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		if got != len(want) {
 			t.Fatalf("source %s: %d keys, the digest table lists %d", s.Path, got, len(want))
 		}
+	}
+}
+
+// checkFilter asserts that the presence filter of a live generation, when
+// there is one, holds the group of every record key badger has.
+func checkFilter(t *testing.T, db *DB, s Source) {
+	t.Helper()
+	p, err := db.readFilter(s.ID, s.Gen)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		for _, k := range []byte{kindRecord, kindNameDOB} {
+			pre := genPrefix(k, s.ID, s.dataGen())
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: pre})
+			for it.Seek(pre); it.ValidForPrefix(pre); it.Next() {
+				if g := binary.BigEndian.Uint64(it.Item().Key()[genPrefixLen:]); !p.has(g) {
+					t.Errorf("source %s: the presence filter misses group %d", s.Path, g)
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -108,6 +108,9 @@ func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
 	}
 	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
 	path := db.filterPath(src, gen)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
 		return err

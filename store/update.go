@@ -197,6 +197,11 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 			return u, err
 		}
 	}
+	if w.present != nil {
+		if err := db.writeFilter(src, gen, w.present); err != nil {
+			return u, err
+		}
+	}
 	// The flip: one small transaction makes the new generation live.
 	err = db.editCatalog(func(c *Catalog) error {
 		s := c.byID(src)
@@ -291,6 +296,8 @@ type genWriter struct {
 	qual   *sources.Quality
 	combos [][3]string
 	table  *tableWriter // nil for the roster
+	// present is the roster's presence filter (other sources' is the table's).
+	present *presence
 }
 
 // rosterFirst is a roster row with a valid ID, kept to find each person's
@@ -404,6 +411,14 @@ func (w *genWriter) write(ctx context.Context) error {
 	if roster {
 		if err := w.putRosterFirsts(wb, firsts); err != nil {
 			return err
+		}
+		// The roster has no digest table (it is always written whole) but a
+		// presence filter: candidates and housemates are mostly not on it.
+		w.present = newPresence(total)
+		for _, fs := range firsts {
+			for _, f := range fs {
+				w.present.add(uint64(f.key))
+			}
 		}
 		for k := range combos {
 			w.combos = append(w.combos, k)

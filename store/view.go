@@ -59,6 +59,7 @@ func (db *DB) View() (*View, error) {
 		}
 		ls := &liveSource{src: s, codec: &codec{schema: schema, kind: s.Kind, files: s.Files, snapshot: s.Snapshot}}
 		if s.Kind == sources.KindRoster {
+			ls.present = db.filter(s.ID, s.Gen)
 			v.roster = ls
 			continue
 		}
@@ -162,7 +163,7 @@ func decodeKeyed(c *codec, val []byte) (sources.Record, error) {
 // RosterRows implements matcher.Index.
 func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
 	ls := v.roster
-	if ls == nil {
+	if ls == nil || ls.present != nil && !ls.present.has(uint64(key)) {
 		return nil, nil
 	}
 	var out []*sources.RosterMember
