@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -287,8 +288,10 @@ func (srv *Server) apiCreateCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e.Status, *e)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/checks/"+c.ID)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	h := w.Header()
+	h.Set("Location", "/api/v1/checks/"+c.ID)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(answer))) // one write, not chunks
 	w.WriteHeader(http.StatusCreated)
 	w.Write(answer)
 	srv.metrics.latency.Observe(time.Since(start).Seconds())

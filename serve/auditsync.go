@@ -14,7 +14,7 @@ import (
 // syncAudit: the audit entries of checks are durable in the check file
 // already, so the audit log's own syncs can be few and off the path of the
 // answers.
-const auditEvery = 20 * time.Millisecond
+const auditEvery = 100 * time.Millisecond
 
 // syncAudit syncs the audit log after checks wrote to it, at most every
 // auditEvery, and records the last entry made durable, which the next

@@ -222,6 +222,7 @@ func (s *checkStore) keepAudit(sc *storedCheck) error {
 // facts), ending in a newline.
 func encodeCheck(c *Check) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(8 << 10) // most answers fit: no regrowing
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(apiView(c)); err != nil {
@@ -291,9 +292,12 @@ func (s *checkStore) write(c *Check, line []byte) (int64, error) {
 
 // extend writes preallocChunk zeros at from and syncs them, through a file
 // of its own: an fsync reports a write error to one open file only, and
-// the group commits must see every error of theirs. Failing, it leaves
-// alloc unchanged: lines then grow the file, and the commits' fdatasync
-// syncs its size too.
+// the group commits must see every error of theirs. It writes them to disk
+// a step at a time (sync_file_range): a commit's fdatasync writes every
+// dirty page of the file, and waits for those being written, so it meets
+// one step at most rather than the whole chunk. Failing, it leaves alloc
+// unchanged: lines then grow the file, and the commits' fdatasync syncs
+// its size too.
 func (s *checkStore) extend(from int64) {
 	ok := false
 	defer func() {
@@ -310,9 +314,17 @@ func (s *checkStore) extend(from int64) {
 		return
 	}
 	defer f.Close()
-	zeros := make([]byte, 1<<20)
-	for off := from; off < from+preallocChunk; off += int64(len(zeros)) {
+	const (
+		step = 256 << 10
+		// SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER
+		writeAndWait = 1 | 2 | 4
+	)
+	zeros := make([]byte, step)
+	for off := from; off < from+preallocChunk; off += step {
 		if _, err := f.WriteAt(zeros, off); err != nil {
+			return
+		}
+		if err := syscall.SyncFileRange(int(f.Fd()), off, step, writeAndWait); err != nil {
 			return
 		}
 	}

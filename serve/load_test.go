@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,6 +72,7 @@ func TestLoad(t *testing.T) {
 		lat := make([][]time.Duration, clients)
 		var wg sync.WaitGroup
 		stopProfile := startProfiles(t, clients == 8)
+		cpu0 := cpuTime()
 		start := time.Now()
 		for c := range clients {
 			wg.Add(1)
@@ -93,14 +95,16 @@ func TestLoad(t *testing.T) {
 		}
 		wg.Wait()
 		took := time.Since(start)
+		cpu := cpuTime() - cpu0
 		stopProfile()
 		all := slices.Concat(lat...)
 		slices.Sort(all)
 		if len(all) == 0 {
 			t.Fatal("no check answered")
 		}
-		t.Logf("clients %2d: %5d checks in %.2fs = %6.0f checks/s, p50 %v, p99 %v, errors %d", clients, len(all), took.Seconds(),
-			float64(len(all))/took.Seconds(), all[len(all)/2].Round(10*time.Microsecond), all[len(all)*99/100].Round(10*time.Microsecond), errs.Load())
+		t.Logf("clients %2d: %5d checks in %.2fs = %6.0f checks/s, p50 %v, p99 %v, errors %d; CPU %v per check (client and server)", clients, len(all), took.Seconds(),
+			float64(len(all))/took.Seconds(), all[len(all)/2].Round(10*time.Microsecond), all[len(all)*99/100].Round(10*time.Microsecond), errs.Load(),
+			(cpu / time.Duration(len(all))).Round(time.Microsecond))
 		m := e.srv.metrics
 		if r := m.rounds.Swap(0); r > 0 {
 			t.Logf("clients %2d: %d commit rounds, %.1f checks and %v each", clients, r,
@@ -147,4 +151,12 @@ func startProfiles(t *testing.T, on bool) func() {
 		runtime.SetBlockProfileRate(0)
 		runtime.SetMutexProfileFraction(0)
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process used so far: per
+// check, a figure the other work on a shared machine does not change much.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

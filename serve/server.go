@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -320,7 +321,7 @@ func (srv *Server) logged(next http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		srv.metrics.requests.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
+		srv.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		srv.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", sw.code), slog.Duration("took", time.Since(start)), slog.String("user", sw.user),
 			slog.String("role", sw.role), slog.String("remote", r.RemoteAddr))

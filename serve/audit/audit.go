@@ -195,13 +195,13 @@ func (l *Log) write(e *Entry) ([]byte, error) {
 		return nil, fmt.Errorf("lock %s: %w", l.path, err)
 	}
 	defer syscall.Flock(fd, syscall.LOCK_UN)
-	st, err := l.f.Stat()
-	if err != nil {
-		return nil, err
+	var st syscall.Stat_t // not f.Stat: no FileInfo to allocate per entry
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", l.path, err)
 	}
-	if st.Size() != l.size {
+	if st.Size != l.size {
 		// First append, or another process appended: continue its chain.
-		seq, hash, err := lastEntry(l.f, st.Size())
+		seq, hash, err := lastEntry(l.f, st.Size)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", l.path, err)
 		}
@@ -224,7 +224,7 @@ func (l *Log) write(e *Entry) ([]byte, error) {
 	if _, err := l.f.Write(b); err != nil {
 		return nil, fmt.Errorf("append to %s: %w", l.path, err)
 	}
-	l.size = st.Size() + int64(len(b))
+	l.size = st.Size + int64(len(b))
 	l.seq, l.last = e.Seq, e.Hash
 	return b[:len(b)-1], nil
 }
