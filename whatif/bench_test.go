@@ -53,6 +53,29 @@ func BenchmarkWhatIfCold(b *testing.B) {
 	b.Logf("%d households and candidates, %d re-evaluated", n, evaluated)
 }
 
+// BenchmarkSweepCold is what `hedui whatif --sweep
+// dibao_standard@rural=4500:9000:500` does before writing: load the run
+// folder and evaluate the 10 steps.
+func BenchmarkSweepCold(b *testing.B) {
+	dir := benchDir(b)
+	sw, err := ParseSweep("dibao_standard@rural=4500:9000:500")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int
+	for b.Loop() {
+		r, err := Load(context.Background(), dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Sweep(context.Background(), nil, sw, Options{Workers: runtime.GOMAXPROCS(0)}); err != nil {
+			b.Fatal(err)
+		}
+		n = len(r.Rows)
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "households/s")
+}
+
 // BenchmarkLoad measures reading the run folder alone (facts are decoded
 // on demand, not here).
 func BenchmarkLoad(b *testing.B) {

@@ -109,17 +109,37 @@ type Scenario struct {
 // Evaluate applies settings to the run's rule set and re-evaluates the
 // run's facts under it.
 func (r *Run) Evaluate(ctx context.Context, settings []Setting, opts Options) (*Scenario, error) {
-	plan, docs, sel, err := r.prepare(ctx, settings, opts)
+	pr, err := r.prepare(ctx, settings, opts)
 	if err != nil {
 		return nil, err
 	}
-	sc := &Scenario{Settings: settings, Set: plan.after, ByCounty: map[string]*Totals{}, ByRule: map[string]*Changes{}}
-	for _, d := range docs {
+	scs, err := r.evaluate(ctx, []*prepared{pr}, opts.Workers)
+	if err != nil {
+		return nil, err
+	}
+	return scs[0], nil
+}
+
+// evaluate evaluates several prepared scenarios in one pass over the run:
+// the facts of a row are read and decoded once for all the scenarios that
+// select it.
+func (r *Run) evaluate(ctx context.Context, prs []*prepared, workers int) ([]*Scenario, error) {
+	parts, err := r.evalGroups(ctx, prs, workers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Scenario, len(prs))
+	for k, pr := range prs {
+		out[k] = pr.scenario(parts[k])
+	}
+	return out, nil
+}
+
+// scenario adds up the parts of blocks of rows, in row order.
+func (pr *prepared) scenario(parts []*part) *Scenario {
+	sc := &Scenario{Settings: pr.settings, Set: pr.plan.after, ByCounty: map[string]*Totals{}, ByRule: map[string]*Changes{}}
+	for _, d := range pr.docs {
 		sc.Overrides = append(sc.Overrides, string(d))
-	}
-	parts, err := r.evalGroups(ctx, plan, sel, opts.Workers)
-	if err != nil {
-		return nil, err
 	}
 	for _, p := range parts {
 		sc.Evaluated += p.evaluated
@@ -138,16 +158,25 @@ func (r *Run) Evaluate(ctx context.Context, settings []Setting, opts Options) (*
 		}
 		sc.ByRule[ch.RuleID].add(ch)
 	}
-	return sc, nil
+	return sc
+}
+
+// prepared is a scenario ready to evaluate: its settings, its plan, the
+// override YAML of each setting and the rows it re-evaluates.
+type prepared struct {
+	settings []Setting
+	plan     *plan
+	docs     [][]byte
+	sel      selection
 }
 
 // prepare applies settings and selects the rows to re-evaluate (see
 // selectRows), returning the plan, the override YAML of each setting and
 // the selection.
-func (r *Run) prepare(ctx context.Context, settings []Setting, opts Options) (*plan, [][]byte, selection, error) {
+func (r *Run) prepare(ctx context.Context, settings []Setting, opts Options) (*prepared, error) {
 	after, docs, err := Apply(r.Set, r.Env.AsOf, settings)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	var names []string
 	for _, s := range settings {
@@ -157,13 +186,13 @@ func (r *Run) prepare(ctx context.Context, settings []Setting, opts Options) (*p
 	}
 	plan, err := r.plan(after, names, opts.Full || len(settings) == 0)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	sel, err := r.selectRows(ctx, plan, opts.Workers)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return plan, docs, sel, nil
+	return &prepared{settings: settings, plan: plan, docs: docs, sel: sel}, nil
 }
 
 // plan is how a scenario is evaluated.
@@ -236,15 +265,19 @@ type part struct {
 	byCounty  map[string]*Totals
 }
 
-// evalGroups evaluates the selected rows row group by row group of
-// households.parquet, on up to workers goroutines, and returns the parts of
-// blocks of blockSize rows in row order. Facts already decoded (by a sweep's
-// fetch, or Facts) are used; the others are read here, evaluated and
-// dropped with their row group, so that one scenario never holds the facts
-// of more than a row group per worker.
-func (r *Run) evalGroups(ctx context.Context, p *plan, sel selection, workers int) ([]*part, error) {
+// evalGroups evaluates the scenarios prs over the rows each selects, row
+// group by row group of households.parquet on up to workers goroutines, and
+// returns per scenario the parts of blocks of blockSize rows in row order.
+// Facts already decoded (by Facts or DecodeAll) are used; the others are
+// read here, once for all the scenarios, and dropped with their row group,
+// so that memory holds the facts of one row group per worker.
+func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][]*part, error) {
+	need := make(selection, len(r.Rows))
+	for _, pr := range prs {
+		need.or(pr.sel)
+	}
 	var f *pqFile
-	for i, ok := range sel {
+	for i, ok := range need {
 		if ok && r.decoded[i] == nil {
 			var err error
 			if f, err = r.openFacts(); err != nil {
@@ -254,13 +287,14 @@ func (r *Run) evalGroups(ctx context.Context, p *plan, sel selection, workers in
 			break
 		}
 	}
-	groups := make([][]*part, len(r.groups)-1)
-	err := blocksOf(ctx, len(groups), 1, workers, func(g, _ int) error {
+	ng := len(r.groups) - 1
+	groups := make([][]*part, ng*len(prs)) // scenario k, row group g at k*ng+g
+	err := blocksOf(ctx, ng, 1, workers, func(g, _ int) error {
 		lo, hi := r.groups[g], r.groups[g+1]
 		hs := r.decoded[lo:hi]
 		var want []int
 		for i := lo; i < hi; i++ {
-			if sel[i] && r.decoded[i] == nil {
+			if need[i] && r.decoded[i] == nil {
 				want = append(want, i)
 			}
 		}
@@ -270,32 +304,46 @@ func (r *Run) evalGroups(ctx context.Context, p *plan, sel selection, workers in
 				return err
 			}
 		}
-		for b := lo; b < hi; b += blockSize {
-			part, err := r.evalBlock(p, sel, hs[b-lo:], b, min(b+blockSize, hi))
-			if err != nil {
-				return err
+		for k, pr := range prs {
+			for b := lo; b < hi; b += blockSize {
+				part, err := r.evalBlock(pr.plan, pr.sel, hs[b-lo:], b, min(b+blockSize, hi))
+				if err != nil {
+					return err
+				}
+				groups[k*ng+g] = append(groups[k*ng+g], part)
 			}
-			groups[g] = append(groups[g], part)
 		}
 		return nil
 	})
-	return slices.Concat(groups...), err
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*part, len(prs))
+	for k := range prs {
+		out[k] = slices.Concat(groups[k*ng : (k+1)*ng]...)
+	}
+	return out, nil
 }
 
 // evalBlock evaluates rows lo..hi-1; hs[i-lo] holds the facts of each
 // selected row i.
 func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi int) (*part, error) {
 	out := &part{byCounty: map[string]*Totals{}}
+	var t *Totals
+	var lastRegion string
 	for i := lo; i < hi; i++ {
 		row := &r.Rows[i]
 		h, region, _, _, err := r.where(i)
 		if err != nil {
 			return nil, err
 		}
-		t := out.byCounty[countyOf(region)]
-		if t == nil {
-			t = &Totals{}
-			out.byCounty[countyOf(region)] = t
+		if t == nil || region != lastRegion { // rows come grouped by region: look the county up once per run of rows
+			c := countyOf(region)
+			if t = out.byCounty[c]; t == nil {
+				t = &Totals{}
+				out.byCounty[c] = t
+			}
+			lastRegion = region
 		}
 		before := r.Before[i]
 		after := before

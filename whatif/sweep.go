@@ -14,33 +14,30 @@ type Step struct {
 	Totals Totals  `json:"totals"`
 }
 
-// Sweep evaluates base plus sw's parameter at each of its values, one after
-// another (each evaluation is parallel). The rows any step re-evaluates are
-// selected first and their facts read in one pass over households.parquet;
-// each step then evaluates the decoded rows it selects.
+// Sweep evaluates base plus sw's parameter at each of its values. The rows
+// each step re-evaluates are selected first from the saved columns; then one
+// pass over households.parquet reads and decodes the facts of every row some
+// step selects, once, and evaluates every step on them (in parallel by row
+// group).
 func (r *Run) Sweep(ctx context.Context, base []Setting, sw Sweep, opts Options) ([]Step, error) {
 	if err := sw.Check(r.Set); err != nil {
 		return nil, err
 	}
-	at := func(v float64) []Setting { return append(append([]Setting(nil), base...), sw.At(v)) }
-	need := make(selection, len(r.Rows))
+	var prs []*prepared
 	for _, v := range sw.Values() {
-		_, _, sel, err := r.prepare(ctx, at(v), opts)
+		pr, err := r.prepare(ctx, append(append([]Setting(nil), base...), sw.At(v)), opts)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep at %g: %w", v, err)
 		}
-		need.or(sel)
+		prs = append(prs, pr)
 	}
-	if err := r.fetch(ctx, need.rows(), opts.Workers); err != nil {
+	scs, err := r.evaluate(ctx, prs, opts.Workers)
+	if err != nil {
 		return nil, err
 	}
-	var steps []Step
-	for _, v := range sw.Values() {
-		sc, err := r.Evaluate(ctx, at(v), opts)
-		if err != nil {
-			return nil, fmt.Errorf("--sweep at %g: %w", v, err)
-		}
-		steps = append(steps, Step{Value: v, Totals: sc.Total})
+	steps := make([]Step, len(scs))
+	for k, v := range sw.Values() {
+		steps[k] = Step{Value: v, Totals: scs[k].Total}
 	}
 	return steps, nil
 }
