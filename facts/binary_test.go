@@ -385,3 +385,25 @@ func BenchmarkDecodeJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeBinaryFamily decodes a household of 3 or more members
+// with a roster row each (typical() may pick a one-person candidate).
+func BenchmarkDecodeBinaryFamily(b *testing.B) {
+	var h *facts.Household
+	for _, x := range loadReal(b) {
+		if len(x.Members) >= 3 && !x.Candidate {
+			h = x
+			break
+		}
+	}
+	if h == nil {
+		b.Fatal("no household of 3 or more members")
+	}
+	buf := facts.AppendBinary(nil, h)
+	for b.Loop() {
+		if _, err := facts.DecodeBinary(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+}
