@@ -15,6 +15,14 @@
 // settings, re-evaluates everything, which checks that the saved facts
 // reproduce the run.
 //
+// The households are selected from households.parquet's small columns
+// (region, area, assistance, candidate), read by row group in parallel; the
+// facts_bin column is then read only on the pages that hold a selected row,
+// decoded, evaluated and dropped row group by row group, so that a
+// province-sized run needs memory for its small columns and a few row
+// groups of facts. A sweep selects the rows of every step first, then reads
+// and decodes each selected row once and evaluates every step on it.
+//
 // Eligible dibao households and benefits: a dibao household (recipient or
 // applicant; omission candidates are not households) is eligible when none of
 // its flags has outcome ineligible (an adjust flag of the gradual exit, a

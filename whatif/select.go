@@ -10,17 +10,6 @@ import (
 // selection marks the rows a scenario re-evaluates.
 type selection []bool
 
-// rows lists the marked rows, ascending.
-func (s selection) rows() []int {
-	var out []int
-	for i, ok := range s {
-		if ok {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // or marks in s every row marked in o.
 func (s selection) or(o selection) {
 	for i, ok := range o {
