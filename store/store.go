@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -63,8 +64,32 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close flushes and closes the index.
-func (db *DB) Close() error { return db.bdb.Close() }
+// Close waits for badger's compactions to catch up with what this process
+// wrote, then flushes and closes the index.
+func (db *DB) Close() error {
+	db.settle(30 * time.Second)
+	return db.bdb.Close()
+}
+
+// settle waits, up to limit, until no LSM level is over its target size.
+// Compaction debt left at exit is otherwise paid by the next process that
+// opens the index, typically an incremental run or a check service whose
+// cost should follow its own work (a city build leaves ≈ 2 CPU-s of it).
+func (db *DB) settle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		busy := false
+		for _, l := range db.bdb.Levels() {
+			// As badger picks: a level over its target whose adjusted
+			// score (after the level below) is too; L0 always.
+			busy = busy || l.Score >= 1 && (l.Level == 0 || l.Adjusted >= 1)
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // Dir is the index folder.
 func (db *DB) Dir() string { return db.dir }
