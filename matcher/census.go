@@ -127,16 +127,20 @@ func (c *Census) Split(n int) {
 		panic("matcher: Split after a shard was matched")
 	}
 	total := c.Members()
-	n = max(1, min(n, total))
+	nh := len(c.households)
+	items := nh + len(c.candidates)
+	n = max(1, min(n, items))
 	c.shards = c.shards[:0]
 	units := 0
-	// Shard k closes once the members so far reach k/n of the total.
-	full := func() bool { return len(c.shards) < n-1 && units >= (total*(len(c.shards)+1)+n-1)/n }
-	nh := len(c.households)
+	// Shard k closes once the members so far reach k/n of the total, never
+	// on the last household or candidate (the last shard is not empty).
+	full := func(item int) bool {
+		return len(c.shards) < n-1 && item < items-1 && units >= (total*(len(c.shards)+1)+n-1)/n
+	}
 	cur := shardRange{}
 	for i, h := range c.households {
 		units += int(h.n)
-		if full() {
+		if full(i) {
 			cur.hHi = i + 1
 			c.shards = append(c.shards, cur)
 			cur = shardRange{hLo: i + 1}
@@ -145,7 +149,7 @@ func (c *Census) Split(n int) {
 	cur.hHi = nh
 	for i := range c.candidates {
 		units++
-		if full() {
+		if full(nh + i) {
 			cur.cHi = i + 1
 			c.shards = append(c.shards, cur)
 			cur = shardRange{hLo: nh, hHi: nh, cLo: i + 1}

@@ -266,3 +266,101 @@ func TestMatchSameFactsWhateverTheWorkers(t *testing.T) {
 		t.Fatal("facts differ between 1 and 4 workers")
 	}
 }
+
+// matchShards matches the region at path in n shards and returns every
+// shard's households and candidates, in shard order.
+func matchShards(t *testing.T, path string, n int) *Result {
+	t.Helper()
+	m, err := sources.LoadManifest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCensus(context.Background(), m, Options{Workers: 2, CacheDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Split(n)
+	if c.Shards() != n {
+		t.Fatalf("Split(%d) made %d shards", n, c.Shards())
+	}
+	all := &Result{}
+	for s := range c.Shards() {
+		sh, err := c.Shard(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Households = append(all.Households, sh.Households...)
+		all.Candidates = append(all.Candidates, sh.Candidates...)
+		all.InvalidMembers = append(all.InvalidMembers, sh.InvalidMembers...)
+	}
+	if _, err := c.Shard(context.Background(), n); err == nil {
+		t.Fatal("a shard past the last was matched")
+	}
+	res := c.Result()
+	all.Roster, all.Quality = res.Roster, res.Quality
+	return all
+}
+
+// TestMatchInShardsGivesTheSameFacts: people on two households of different
+// shards (D is on H2 and H3), hukou housemates and candidates come out of
+// shards exactly as from one.
+func TestMatchInShardsGivesTheSameFacts(t *testing.T) {
+	path := writeRegion(t, newPeople(t))
+	encode := func(res *Result) string {
+		b, err := json.Marshal(struct {
+			H, C []*facts.Household
+			I    []InvalidMember
+			R    *sources.Quality
+			Q    []*sources.Quality
+		}{res.Households, res.Candidates, res.InvalidMembers, res.Roster, res.Quality})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	want := encode(matchRegion(t, path, 2))
+	for _, n := range []int{2, 3, 5} {
+		if got := encode(matchShards(t, path, n)); got != want {
+			t.Errorf("%d shards:\n%s\none shard:\n%s", n, got, want)
+		}
+	}
+}
+
+// TestSplitCoversEverythingInOrder: shards are contiguous, in order, cover
+// every household then every candidate, and are about the same size.
+func TestSplitCoversEverythingInOrder(t *testing.T) {
+	c := &Census{}
+	for i := range 100 {
+		c.households = append(c.households, censusHousehold{first: int32(len(c.rows)), n: int32(1 + i%4)})
+		c.rows = append(c.rows, make([]rosterRef, 1+i%4)...)
+	}
+	c.candidates = make([]personid.Key, 130)
+	for _, n := range []int{1, 2, 3, 7, 400, 10000} {
+		c.Split(n)
+		want := min(n, len(c.households)+len(c.candidates))
+		if len(c.shards) > want || (n <= 7 && len(c.shards) != want) {
+			t.Errorf("Split(%d): %d shards, want %d", n, len(c.shards), want)
+		}
+		h, k := 0, 0
+		for i, s := range c.shards {
+			if s.hLo != h || s.cLo != k || s.hHi < s.hLo || s.cHi < s.cLo || (s.hHi == s.hLo && s.cHi == s.cLo) {
+				t.Fatalf("Split(%d) shard %d = %+v after %d households, %d candidates", n, i, s, h, k)
+			}
+			if s.cHi > s.cLo && s.hHi != len(c.households) {
+				t.Fatalf("Split(%d) shard %d has candidates before the last household: %+v", n, i, s)
+			}
+			units := s.cHi - s.cLo
+			for _, hh := range c.households[s.hLo:s.hHi] {
+				units += int(hh.n)
+			}
+			if limit := c.Members()/want + 4; n <= 7 && units > limit {
+				t.Errorf("Split(%d) shard %d holds %d members, more than %d", n, i, units, limit)
+			}
+			h, k = s.hHi, s.cHi
+		}
+		if h != len(c.households) || k != len(c.candidates) {
+			t.Errorf("Split(%d) covers %d households, %d candidates", n, h, k)
+		}
+	}
+}
