@@ -184,11 +184,13 @@ func (s *checkStore) load() error {
 		if len(b) == 0 || b[len(b)-1] != '\n' || bytes.IndexByte(b, 0) >= 0 {
 			break
 		}
-		sc, err := decodeStored(b)
-		if err != nil {
+		// The metadata and the audit copy only: the facts are decoded
+		// when the check is read.
+		var sc storedCheck
+		if err := json.Unmarshal(b, &sc); err != nil {
 			return fmt.Errorf("%s line %d: %w", s.path, line, err)
 		}
-		if err := s.keepAudit(sc); err != nil {
+		if err := s.keepAudit(&sc); err != nil {
 			return fmt.Errorf("%s line %d: audit entry: %w", s.path, line, err)
 		}
 		s.add(metaOf(&sc.Check, off, len(b)))
