@@ -530,11 +530,22 @@ func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int) *Mem
 }
 
 // decodeList decodes a record list into one backing array: one allocation
-// for the records and one for the pointers.
+// for the records and one for the pointers, or a single one for a list of
+// one record (most lists: a member's police row, pension, car).
 func decodeList[T any, P record[T]](d *decoder, l *layout) []P {
 	n := d.count()
 	if n == 0 {
 		return nil
+	}
+	if n == 1 {
+		one := new(struct {
+			rec T
+			ptr [1]P
+		})
+		if one.ptr[0] = decodeRecord[T, P](d, l, &one.rec); d.err != nil {
+			return nil
+		}
+		return one.ptr[:]
 	}
 	backing := make([]T, n)
 	out := make([]P, n)
