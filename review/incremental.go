@@ -66,6 +66,18 @@ type IncrementalResult struct {
 	*Result
 	Incremental *IncrementalSummary
 	Changes     []Change
+	// Timings are the run's stages (index update, affected, evaluate,
+	// outputs, record) with their wall seconds; summary.json's stages lack
+	// the recording, which follows it.
+	Timings []matcher.Stage
+}
+
+// stage appends a timing that started at t0 and returns now.
+func stage(ts *[]matcher.Stage, name string, rows int64, t0 time.Time) time.Time {
+	now := time.Now()
+	d := now.Sub(t0)
+	*ts = append(*ts, matcher.Stage{Name: name, Rows: rows, Duration: d, Seconds: d.Seconds()})
+	return now
 }
 
 // modeFor is the mode a household is evaluated in by an incremental run:
@@ -97,17 +109,23 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	if err != nil {
 		return nil, err
 	}
-	updated := time.Now()
+	var timings []matcher.Stage
+	var reread int64
+	for _, u := range updates {
+		reread += u.Rows
+	}
+	updated := stage(&timings, "index update", reread, start)
 	v, err := cfg.Index.View()
 	if err != nil {
 		return nil, err
 	}
 	defer v.Close()
-	inc := &incremental{cfg: cfg, v: v, sum: &IncrementalSummary{IndexUpdate: updates}}
+	inc := &incremental{cfg: cfg, v: v, sum: &IncrementalSummary{IndexUpdate: updates}, timings: &timings}
 	res, err := inc.evaluate(ctx)
 	if err != nil {
 		return nil, err
 	}
+	res.Timings = timings
 	res.Summary = summarize(Config{Manifest: cfg.Manifest, Rules: cfg.Rules, Mode: "incremental"}, res.Result, updated.Sub(start), time.Since(updated))
 	// An incremental run reads only the sources the index update re-read, not
 	// the manifest's whole row count that the catalog's quality records hold.
@@ -119,6 +137,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	if err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) }); err != nil {
 		return nil, err
 	}
+	recording := time.Now()
 	// The history moves only once the outputs are in place: a kill between
 	// the two reports the same changes again rather than losing them.
 	run := store.Run{Mode: "incremental", AsOf: cfg.Manifest.AsOf, RuleSetDigest: cfg.Rules.Digest(),
@@ -126,6 +145,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	if err := cfg.Index.RecordRun(run, v.Catalog().Gens(), inc.history); err != nil {
 		return nil, fmt.Errorf("record the run in the index: %w", err)
 	}
+	stage(&res.Timings, "record", int64(len(inc.history)), recording)
 	return res, nil
 }
 
@@ -136,9 +156,11 @@ type incremental struct {
 	sum     *IncrementalSummary
 	all     string // why every household is evaluated; "" when not
 	history map[string][]store.FlagID
+	timings *[]matcher.Stage
 }
 
 func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error) {
+	began := time.Now()
 	last, err := inc.v.LastRun()
 	if err != nil {
 		return nil, err
@@ -172,10 +194,12 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 		}
 	}
 	inc.sum.EvaluatedAll = inc.all
+	t0 := stage(inc.timings, "affected", int64(len(households)+len(candidates)), began)
 	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor)
 	if err != nil {
 		return nil, err
 	}
+	stage(inc.timings, "evaluate", int64(len(households)+len(candidates)), t0)
 	res := &IncrementalResult{Result: ev.result(cat), Incremental: inc.sum}
 	inc.history = map[string][]store.FlagID{}
 	for _, scope := range ev.scopes {
@@ -458,9 +482,12 @@ func (inc *incremental) countUnchanged(last *store.Run, ev *indexEval) error {
 
 // write writes the run folder's files.
 func (inc *incremental) write(dir string, res *IncrementalResult) error {
+	t0 := time.Now()
 	if err := writeOutputs(dir, Config{Manifest: inc.cfg.Manifest, Rules: inc.cfg.Rules, Workers: inc.cfg.Workers}, res.Result); err != nil {
 		return err
 	}
+	stage(&res.Timings, "outputs", int64(len(res.Households)+len(res.Candidates)), t0)
+	inc.sum.Stages = res.Timings
 	if err := writeJSON(filepath.Join(dir, "summary.json"), inc.sum); err != nil {
 		return err
 	}

@@ -99,6 +99,13 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 			return nil, err
 		}
 		sc := scopeResult{name: store.CandidateScope(k.String())}
+		if !v.MayHave(k, sources.KindPoverty, sources.KindDisability) {
+			// Not a candidate (matcher.AssembleCandidate would say so after
+			// a seek per source): most changed persons of other sources.
+			sc.absent = true
+			out.scopes = append(out.scopes, sc)
+			continue
+		}
 		h, err := matcher.AssembleCandidate(v, k)
 		if err != nil {
 			return nil, fmt.Errorf("candidate %s: %w", k.Mask(), err)

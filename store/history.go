@@ -233,7 +233,7 @@ func (db *DB) pruneChanges(run *Run) error {
 	if len(prefixes) == 0 {
 		return nil
 	}
-	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+	if err := db.dropPrefixIfAny(prefixes...); err != nil {
 		return err
 	}
 	return db.editCatalog(func(c *Catalog) error {
@@ -265,22 +265,41 @@ func (db *DB) recoverHistory() error {
 	return db.dropPrefixIfAny([]byte{kindPending})
 }
 
-// dropPrefixIfAny drops prefix when a key has it (DropPrefix stalls writes
-// and flushes memtables, so it is skipped when there is nothing to drop).
-func (db *DB) dropPrefixIfAny(prefix []byte) error {
-	any := false
+// dropPrefixIfAny deletes every key under the prefixes. Up to
+// deleteByKeyLimit keys it deletes them one by one in a write batch: badger's
+// DropPrefix stalls writes, flushes the memtables and rewrites every table
+// holding the prefix, which costs an incremental run more than its own work
+// when a run's history or a change set of a few thousand keys goes. Beyond
+// the limit (a full run's history at province scale) DropPrefix is cheaper.
+func (db *DB) dropPrefixIfAny(prefixes ...[]byte) error {
+	var keys [][]byte
 	err := db.bdb.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		it.Seek(prefix)
-		any = it.ValidForPrefix(prefix)
+		for _, prefix := range prefixes {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			for it.Seek(prefix); it.ValidForPrefix(prefix) && len(keys) <= deleteByKeyLimit; it.Next() {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+			it.Close()
+		}
 		return nil
 	})
-	if err != nil || !any {
+	if err != nil || len(keys) == 0 {
 		return err
 	}
-	return db.bdb.DropPrefix(prefix)
+	if len(keys) > deleteByKeyLimit {
+		return db.bdb.DropPrefix(prefixes...)
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
 }
+
+const deleteByKeyLimit = 200_000
 
 func encodeFlags(fs []FlagID) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(fs)))

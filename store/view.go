@@ -152,6 +152,19 @@ func (v *View) corrupt(ls *liveSource, err error) error {
 	return fmt.Errorf("index source %s %s generation %d: %w", ls.src.Kind, ls.src.Path, ls.src.Gen, err)
 }
 
+// MayHave reports whether key may have records by ID in a live source of
+// one of kinds; false means certainly none, as the presence filters tell
+// without a seek (a source without a filter always answers maybe).
+func (v *View) MayHave(key personid.Key, kinds ...sources.Kind) bool {
+	for i := range v.live {
+		ls := &v.live[i]
+		if slices.Contains(kinds, ls.src.Kind) && (ls.present == nil || ls.present.has(uint64(key))) {
+			return true
+		}
+	}
+	return false
+}
+
 // decodeKeyed decodes a value that starts with its person key.
 func decodeKeyed(c *codec, val []byte) (sources.Record, error) {
 	if len(val) < 8 {

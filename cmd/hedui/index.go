@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/hedui/hedui/review"
 	"github.com/hedui/hedui/rules"
@@ -92,12 +93,22 @@ func printUpdates(w io.Writer, ups []store.SourceUpdate) {
 
 // runWithIndex is `hedui run --index DIR`: a full run records its flags in
 // the index as the baseline; an incremental run evaluates only what changed.
-func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode, dir, out string, workers int, stdout, stderr io.Writer) error {
+func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode, dir, out string, workers int, stdout, stderr io.Writer) (err error) {
+	opening := time.Now()
 	db, err := store.Open(dir, store.Options{Logger: indexLogger(stderr)})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	opened := time.Since(opening)
+	defer func() {
+		closing := time.Now()
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if mode == "incremental" && err == nil {
+			fmt.Fprintf(stdout, "index opened in %.2f s, closed in %.2f s\n", opened.Seconds(), time.Since(closing).Seconds())
+		}
+	}()
 	if mode == "incremental" {
 		bar := newProgress(stderr)
 		res, err := review.RunIncremental(ctx, review.IncrementalConfig{Manifest: m, Rules: set, Index: db, Out: out, Workers: workers,
@@ -117,6 +128,11 @@ func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode
 		}
 		fmt.Fprintf(stdout, "%d new flags, %d cleared, %d households left the roster\noutputs in %s: changes.csv, flags.parquet, flags.csv, households.parquet, summary.json, quality.json\n",
 			s.NewFlags, s.ClearedFlags, s.RemovedHouseholds, out)
+		fmt.Fprint(stdout, "stages:")
+		for _, st := range res.Timings {
+			fmt.Fprintf(stdout, " %s %.2f s;", st.Name, st.Seconds)
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	}
 	if _, err := updateIndex(ctx, db, m, workers, stderr); err != nil {
