@@ -331,6 +331,7 @@ func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi in
 	out := &part{byCounty: map[string]*Totals{}}
 	var t *Totals
 	var lastRegion string
+	var scratch []FlagKey
 	for i := lo; i < hi; i++ {
 		row := &r.Rows[i]
 		h, region, _, _, err := r.where(i)
@@ -358,7 +359,8 @@ func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi in
 			if err != nil {
 				return nil, err
 			}
-			after = merge(before, flags, p.rerun, h.Candidate)
+			after = merge(scratch[:0], before, flags, p.rerun, h.Candidate)
+			scratch = after // read only until the next row: its buffer serves again
 			if dibao {
 				m, err := p.after.Measure(h, r.Env)
 				if err != nil {
@@ -481,10 +483,9 @@ func benefit(std, perCapita float64, size int) int64 {
 	return max(0, int64(math.Round((std-perCapita)*100))) * int64(size)
 }
 
-// merge keeps the run's flags of the rules not re-evaluated and takes the
-// new flags of the others.
-func merge(before []FlagKey, flags []rules.Flag, rerun map[string]bool, candidate bool) []FlagKey {
-	out := make([]FlagKey, 0, len(before)+len(flags))
+// merge appends to out the run's flags of the rules not re-evaluated and
+// the new flags of the others.
+func merge(out, before []FlagKey, flags []rules.Flag, rerun map[string]bool, candidate bool) []FlagKey {
 	for _, f := range before {
 		if !rerun[f.RuleID] {
 			out = append(out, f)
