@@ -218,3 +218,22 @@ func TestFlagsInAnotherOrder(t *testing.T) {
 		t.Fatalf("%d flags filed; flags.parquet has %d", n, len(flags))
 	}
 }
+
+// TestFactsOneRow: Facts reads one row's page alone and gives what reading
+// every row gives, in any row group.
+func TestFactsOneRow(t *testing.T) {
+	one, all := copiesRun(t, 1), copiesRun(t, 2)
+	if err := all.DecodeAll(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 699, 700, 1403, len(one.Rows) / 2, len(one.Rows) - 1} {
+		h, err := one.Facts(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := all.Facts(i)
+		if !reflect.DeepEqual(h, want) || h.ID != one.Rows[i].HouseholdID {
+			t.Errorf("row %d: Facts gives household %q; reading all gives %q", i+1, h.ID, want.ID)
+		}
+	}
+}
