@@ -24,13 +24,18 @@ var genRun = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	genRoot = root
 	return testregion.Run(context.Background(), root)
 })
 
+// genRoot is the folder genRun made, removed after the tests (none when no
+// test needed the region).
+var genRoot string
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := genRun(); err == nil {
-		os.RemoveAll(filepath.Dir(dir))
+	if genRoot != "" {
+		os.RemoveAll(genRoot)
 	}
 	os.Exit(code)
 }
