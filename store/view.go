@@ -23,7 +23,14 @@ type View struct {
 	live   []liveSource // sources in manifest order, roster excluded
 	roster *liveSource
 	buf    []byte
+	// rosterRows remembers the last persons' roster rows: assembling a
+	// household asks for each member's rows once per member and again per
+	// other member (matcher's weak-match ambiguity test).
+	rosterRows map[personid.Key][]*sources.RosterMember
 }
+
+// rosterCacheSize bounds View.rosterRows; a household has a few members.
+const rosterCacheSize = 64
 
 // liveSource is a source with a live generation and its codec.
 type liveSource struct {
@@ -173,12 +180,28 @@ func decodeKeyed(c *codec, val []byte) (sources.Record, error) {
 	return c.decode(personid.Key(binary.BigEndian.Uint64(val)), val[8:])
 }
 
-// RosterRows implements matcher.Index.
+// RosterRows implements matcher.Index. The rows returned may be shared
+// with later calls for the same key: callers must not change them.
 func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
 	ls := v.roster
 	if ls == nil || ls.present != nil && !ls.present.has(uint64(key)) {
 		return nil, nil
 	}
+	if rows, ok := v.rosterRows[key]; ok {
+		return rows, nil
+	}
+	rows, err := v.readRosterRows(ls, key)
+	if err != nil {
+		return nil, err
+	}
+	if v.rosterRows == nil || len(v.rosterRows) >= rosterCacheSize {
+		v.rosterRows = make(map[personid.Key][]*sources.RosterMember, rosterCacheSize)
+	}
+	v.rosterRows[key] = rows
+	return rows, nil
+}
+
+func (v *View) readRosterRows(ls *liveSource, key personid.Key) ([]*sources.RosterMember, error) {
 	var out []*sources.RosterMember
 	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.dataGen(), uint64(key))
 	err := v.scan(v.buf, func(_, val []byte) error {
