@@ -101,11 +101,12 @@ func (f *pqFile) eachGroup(ctx context.Context, workers int, fn func(g int) erro
 // valueBatch is how many values a column reader takes at a time.
 const valueBatch = 1024
 
-// column calls fn with every value of one column chunk of row group g, with
-// its row number in the group, checking that no value is null and that the
-// pages hold the group's rows. Decoder panics on damaged pages become
-// errors naming the file and column.
-func (f *pqFile) column(g int, name string, buf []parquet.Value, fn func(row int, v parquet.Value) error) (err error) {
+// pages calls fn with every page of one column chunk of row group g, with
+// the number in the group of the page's first row; fn returns the number of
+// the row after the page's last. It checks that the pages hold the group's
+// rows. Decoder panics on damaged pages become errors naming the file and
+// column.
+func (f *pqFile) pages(g int, name string, fn func(p parquet.Page, row int) (int, error)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%s: row group %d column %s: damaged Parquet page: %v", f.path, g+1, name, p)
@@ -122,7 +123,7 @@ func (f *pqFile) column(g int, name string, buf []parquet.Value, fn func(row int
 		if err != nil {
 			return fmt.Errorf("%s: row group %d column %s: %w", f.path, g+1, name, err)
 		}
-		row, err = f.pageValues(p, g, name, row, buf, fn)
+		row, err = fn(p, row)
 		parquet.Release(p)
 		if err != nil {
 			return err
@@ -132,6 +133,78 @@ func (f *pqFile) column(g int, name string, buf []parquet.Value, fn func(row int
 		return fmt.Errorf("%s: row group %d column %s: %d values for %d rows", f.path, g+1, name, row, want)
 	}
 	return nil
+}
+
+// column calls fn with every value of one column chunk of row group g, with
+// its row number in the group; a null value is an error.
+func (f *pqFile) column(g int, name string, buf []parquet.Value, fn func(row int, v parquet.Value) error) error {
+	return f.pages(g, name, func(p parquet.Page, row int) (int, error) {
+		return f.pageValues(p, g, name, row, buf, fn)
+	})
+}
+
+// plain reports whether a page's values can be read from its data as they
+// are: of kind k, not dictionary-encoded, no nulls, one value per row.
+func plain(p parquet.Page, k parquet.Kind) bool {
+	return p.Dictionary() == nil && p.NumNulls() == 0 && p.Type().Kind() == k && p.NumValues() == p.NumRows()
+}
+
+// text is column for a BYTE_ARRAY column, reading plain pages without
+// making a parquet.Value of each value.
+func (f *pqFile) text(g int, name string, buf []parquet.Value, fn func(row int, b []byte)) error {
+	return f.pages(g, name, func(p parquet.Page, row int) (int, error) {
+		return f.pageTexts(p, g, name, row, buf, func(r int, b []byte) error { fn(r, b); return nil })
+	})
+}
+
+// pageTexts calls fn with the values of one page of a BYTE_ARRAY column,
+// rows numbered from row.
+func (f *pqFile) pageTexts(p parquet.Page, g int, name string, row int, buf []parquet.Value, fn func(row int, b []byte) error) (int, error) {
+	if plain(p, parquet.ByteArray) {
+		data := p.Data()
+		vals, offs := data.ByteArray()
+		if n := int(p.NumValues()); len(offs) == n+1 {
+			for i := range n {
+				if err := fn(row+i, vals[offs[i]:offs[i+1]]); err != nil {
+					return row + i, err
+				}
+			}
+			return row + n, nil
+		}
+	}
+	return f.pageValues(p, g, name, row, buf, func(r int, v parquet.Value) error { return fn(r, v.ByteArray()) })
+}
+
+// int32s is column for an INT32 column, reading plain pages as they are.
+func (f *pqFile) int32s(g int, name string, buf []parquet.Value, fn func(row int, x int32)) error {
+	return f.pages(g, name, func(p parquet.Page, row int) (int, error) {
+		if plain(p, parquet.Int32) {
+			data := p.Data()
+			if xs := data.Int32(); len(xs) == int(p.NumValues()) {
+				for i, x := range xs {
+					fn(row+i, x)
+				}
+				return row + len(xs), nil
+			}
+		}
+		return f.pageValues(p, g, name, row, buf, func(r int, v parquet.Value) error { fn(r, v.Int32()); return nil })
+	})
+}
+
+// doubles is column for a DOUBLE column, reading plain pages as they are.
+func (f *pqFile) doubles(g int, name string, buf []parquet.Value, fn func(row int, x float64)) error {
+	return f.pages(g, name, func(p parquet.Page, row int) (int, error) {
+		if plain(p, parquet.Double) {
+			data := p.Data()
+			if xs := data.Double(); len(xs) == int(p.NumValues()) {
+				for i, x := range xs {
+					fn(row+i, x)
+				}
+				return row + len(xs), nil
+			}
+		}
+		return f.pageValues(p, g, name, row, buf, func(r int, v parquet.Value) error { fn(r, v.Double()); return nil })
+	})
 }
 
 // pageValues calls fn with the values of one page, rows numbered from row.
@@ -229,34 +302,44 @@ func (f *pqFile) readRowGroup(g int, rows []review.HouseholdRow) error {
 	}
 	for _, c := range texts {
 		var a arena
-		err := f.column(g, c.name, buf, func(i int, v parquet.Value) error {
+		err := f.text(g, c.name, buf, func(i int, b []byte) {
 			if c.ids {
-				a.add(v.ByteArray())
+				a.add(b)
 			} else {
-				c.set(&rows[i], in.get(v.ByteArray()))
+				c.set(&rows[i], in.get(b))
 			}
-			return nil
 		})
 		if err != nil {
 			return err
 		}
 		a.each(func(i int, s string) { c.set(&rows[i], s) })
 	}
-	nums := []struct {
+	for _, c := range []struct {
 		name string
-		set  func(*review.HouseholdRow, parquet.Value)
+		set  func(*review.HouseholdRow, int32)
 	}{
-		{"members", func(h *review.HouseholdRow, v parquet.Value) { h.Members = v.Int32() }},
-		{"monthly_benefit", func(h *review.HouseholdRow, v parquet.Value) { h.MonthlyBenefit = v.Double() }},
-		{"candidate", func(h *review.HouseholdRow, v parquet.Value) { h.Candidate = v.Boolean() }},
-		{"flags", func(h *review.HouseholdRow, v parquet.Value) { h.Flags = v.Int32() }},
-		{"per_capita_income", func(h *review.HouseholdRow, v parquet.Value) { h.PerCapitaIncome = v.Double() }},
-		{"monthly_standard", func(h *review.HouseholdRow, v parquet.Value) { h.MonthlyStandard = v.Double() }},
-	}
-	for _, c := range nums {
-		if err := f.column(g, c.name, buf, func(i int, v parquet.Value) error { c.set(&rows[i], v); return nil }); err != nil {
+		{"members", func(h *review.HouseholdRow, x int32) { h.Members = x }},
+		{"flags", func(h *review.HouseholdRow, x int32) { h.Flags = x }},
+	} {
+		if err := f.int32s(g, c.name, buf, func(i int, x int32) { c.set(&rows[i], x) }); err != nil {
 			return err
 		}
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*review.HouseholdRow, float64)
+	}{
+		{"monthly_benefit", func(h *review.HouseholdRow, x float64) { h.MonthlyBenefit = x }},
+		{"per_capita_income", func(h *review.HouseholdRow, x float64) { h.PerCapitaIncome = x }},
+		{"monthly_standard", func(h *review.HouseholdRow, x float64) { h.MonthlyStandard = x }},
+	} {
+		if err := f.doubles(g, c.name, buf, func(i int, x float64) { c.set(&rows[i], x) }); err != nil {
+			return err
+		}
+	}
+	err := f.column(g, "candidate", buf, func(i int, v parquet.Value) error { rows[i].Candidate = v.Boolean(); return nil })
+	if err != nil {
+		return err
 	}
 	for i := range rows {
 		if rows[i].Members <= 0 {
@@ -347,12 +430,12 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.
 				return fmt.Errorf("%s: row group %d column facts_bin: %w", f.path, g+1, err)
 			}
 			end := start + int(p.NumRows())
-			_, err = f.pageValues(p, g, "facts_bin", start, buf, func(row int, v parquet.Value) error {
+			_, err = f.pageTexts(p, g, "facts_bin", start, buf, func(row int, b []byte) error {
 				if k >= len(want) || want[k]-first != row {
 					return nil
 				}
 				k++
-				h, err := r.decode(f, first+row, v.ByteArray())
+				h, err := r.decode(f, first+row, b)
 				if err == nil {
 					put(first+row, h)
 				}
@@ -449,7 +532,7 @@ func (f *pqFile) readFlagGroup(g int, rows []flagRow) error {
 		{"outcome", func(i int, b []byte) { rows[i].key.Outcome = rules.Outcome(in.get(b)) }},
 	}
 	for _, c := range cols {
-		if err := f.column(g, c.name, buf, func(i int, v parquet.Value) error { c.fn(i, v.ByteArray()); return nil }); err != nil {
+		if err := f.text(g, c.name, buf, c.fn); err != nil {
 			return err
 		}
 	}
