@@ -195,7 +195,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	}
 	inc.sum.EvaluatedAll = inc.all
 	t0 := stage(inc.timings, "affected", int64(len(households)+len(candidates)), began)
-	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor)
+	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor, inc.cfg.Workers)
 	if err != nil {
 		return nil, err
 	}

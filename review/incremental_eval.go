@@ -3,9 +3,12 @@ package review
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/matcher"
@@ -34,6 +37,16 @@ type indexEval struct {
 	scopes     []scopeResult
 }
 
+// evalPart is one worker's share of an evaluation, households and
+// candidates apart so that parts merge in the order one worker gives.
+type evalPart struct {
+	households, candidates []*facts.Household
+	hMeasures, cMeasures   []rules.Measures
+	hFlags, cFlags         []rules.Flag
+	invalid                []matcher.InvalidMember
+	hScopes, cScopes       []scopeResult
+}
+
 // EvaluateIndex evaluates every roster household and omission candidate of
 // the index in mode, as a full run over the same manifest would, without
 // reading any source file.
@@ -51,7 +64,7 @@ func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rule
 		return nil, err
 	}
 	env := rules.Env{AsOf: asOf.AsOf, Sources: v.Catalog().Snapshots()}
-	ev, err := evaluateFromIndex(ctx, v, set, env, ids, keys, func(*facts.Household) rules.Mode { return mode })
+	ev, err := evaluateFromIndex(ctx, v, set, env, ids, keys, func(*facts.Household) rules.Mode { return mode }, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +72,54 @@ func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rule
 }
 
 // evaluateFromIndex assembles and evaluates the named households (sorted)
-// and candidate keys (sorted).
-func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode) (*indexEval, error) {
+// and candidate keys (sorted), with up to workers goroutines, each on its
+// own fork of v and a contiguous share of both lists; the result is the
+// same whatever the number of workers.
+func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode, workers int) (*indexEval, error) {
+	workers = max(1, min(workers, (len(ids)+len(keys)+63)/64))
+	parts := make([]*evalPart, workers)
+	g, ctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		pv := v
+		if w > 0 {
+			pv = v.Fork()
+		}
+		share := func(n int) (int, int) { return n * w / workers, n * (w + 1) / workers }
+		hi, hj := share(len(ids))
+		ci, cj := share(len(keys))
+		g.Go(func() error {
+			if w > 0 {
+				defer pv.Close()
+			}
+			var err error
+			parts[w], err = evaluatePart(ctx, pv, set, env, ids[hi:hj], keys[ci:cj], modeOf)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := &indexEval{}
-	var cms []rules.Measures
+	for _, p := range parts {
+		out.households = append(out.households, p.households...)
+		out.measures = append(out.measures, p.hMeasures...)
+		out.flags = append(out.flags, p.hFlags...)
+		out.invalid = append(out.invalid, p.invalid...)
+		out.scopes = append(out.scopes, p.hScopes...)
+	}
+	for _, p := range parts {
+		out.candidates = append(out.candidates, p.candidates...)
+		out.measures = append(out.measures, p.cMeasures...)
+		out.flags = append(out.flags, p.cFlags...)
+		out.scopes = append(out.scopes, p.cScopes...)
+	}
+	sortFlags(out.flags)
+	return out, nil
+}
+
+// evaluatePart evaluates households ids and candidates keys on view v.
+func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode) (*evalPart, error) {
+	out := &evalPart{}
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -74,7 +131,7 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 		sc := scopeResult{name: store.HouseholdScope(id), householdID: id}
 		if len(rows) == 0 {
 			sc.absent = true
-			out.scopes = append(out.scopes, sc)
+			out.hScopes = append(out.hScopes, sc)
 			continue
 		}
 		h, invalid, err := matcher.AssembleHousehold(v, rows)
@@ -89,10 +146,10 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 		}
 		sc.flags = append(invalidMemberFlags(invalid), fs...)
 		out.households = append(out.households, h)
-		out.measures = append(out.measures, ms)
+		out.hMeasures = append(out.hMeasures, ms)
 		out.invalid = append(out.invalid, invalid...)
-		out.flags = append(out.flags, sc.flags...)
-		out.scopes = append(out.scopes, sc)
+		out.hFlags = append(out.hFlags, sc.flags...)
+		out.hScopes = append(out.hScopes, sc)
 	}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
@@ -103,7 +160,7 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 			// Not a candidate (matcher.AssembleCandidate would say so after
 			// a seek per source): most changed persons of other sources.
 			sc.absent = true
-			out.scopes = append(out.scopes, sc)
+			out.cScopes = append(out.cScopes, sc)
 			continue
 		}
 		h, err := matcher.AssembleCandidate(v, k)
@@ -112,7 +169,7 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 		}
 		if h == nil {
 			sc.absent = true
-			out.scopes = append(out.scopes, sc)
+			out.cScopes = append(out.cScopes, sc)
 			continue
 		}
 		e := env
@@ -123,12 +180,10 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 		}
 		sc.flags = fs
 		out.candidates = append(out.candidates, h)
-		cms = append(cms, ms)
-		out.flags = append(out.flags, fs...)
-		out.scopes = append(out.scopes, sc)
+		out.cMeasures = append(out.cMeasures, ms)
+		out.cFlags = append(out.cFlags, fs...)
+		out.cScopes = append(out.cScopes, sc)
 	}
-	out.measures = append(out.measures, cms...)
-	sortFlags(out.flags)
 	return out, nil
 }
 

@@ -27,6 +27,7 @@ type View struct {
 	// household asks for each member's rows once per member and again per
 	// other member (matcher's weak-match ambiguity test).
 	rosterRows map[personid.Key][]*sources.RosterMember
+	fork       bool // shares its parent's transaction
 }
 
 // rosterCacheSize bounds View.rosterRows; a household has a few members.
@@ -84,10 +85,21 @@ func (db *DB) View() (*View, error) {
 	return v, nil
 }
 
-// Close releases the view.
+// Close releases the view. A fork is closed before its parent.
 func (v *View) Close() {
 	v.it.Close()
-	v.txn.Discard()
+	if !v.fork {
+		v.txn.Discard()
+	}
+}
+
+// Fork returns a view of the same moment for another goroutine: it shares
+// the read transaction (badger allows concurrent reads and iterators on a
+// read-only one) and has its own iterator. Close it before v.
+func (v *View) Fork() *View {
+	f := &View{txn: v.txn, cat: v.cat, live: v.live, roster: v.roster, fork: true}
+	f.it = v.txn.NewIterator(badger.IteratorOptions{})
+	return f
 }
 
 // Catalog is the catalog the view reads.
