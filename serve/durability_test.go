@@ -187,3 +187,167 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuditTornTailRecovered: a machine crash that cuts the audit log's
+// last line (the entry of the last check answered; its line in checks.jsonl
+// made it) at any byte, or leaves zeros after it, costs nothing: the next
+// start cuts the torn tail off into a side file, logs it, and appends the
+// entry again from checks.jsonl; the chain verifies, every check has one
+// check.create entry, and checks made afterwards are audited.
+func TestAuditTornTailRecovered(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, e.create("intake1", request(e.r.households[i], "SQ-torn")).ID)
+	}
+	auditPath := filepath.Join(e.data, "audit.jsonl")
+	// Stop the service and keep its files: each case starts from them.
+	e.ts.Close()
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = nil
+	saved := map[string][]byte{}
+	for _, name := range []string{"audit.jsonl", "audit.jsonl.head", "checks.jsonl"} {
+		b, err := os.ReadFile(filepath.Join(e.data, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[name] = b
+	}
+	orig := saved["audit.jsonl"]
+	lastStart := bytes.LastIndexByte(orig[:len(orig)-1], '\n') + 1
+	last := orig[lastStart:]
+	var lost audit.Entry
+	if err := json.Unmarshal(last, &lost); err != nil || lost.Action != "check.create" || lost.Check != ids[2] {
+		t.Fatalf("last audit line %q: want the check.create of %s", last, ids[2])
+	}
+	var before audit.Entry
+	json.Unmarshal(orig[bytes.LastIndexByte(orig[:lastStart-1], '\n')+1:lastStart], &before)
+	head, _ := json.Marshal(map[string]any{"seq": before.Seq, "hash": before.Hash}) // the last entry synced
+	tests := []struct {
+		name string
+		tail []byte
+	}{
+		{"cut after 1 byte", last[:1]},
+		{"cut after 60 bytes", last[:60]},
+		{"cut in the middle", last[:len(last)/2]},
+		{"cut before the closing brace", last[:len(last)-2]},
+		{"only the newline missing", last[:len(last)-1]},
+		{"cut, then zeros", append(bytes.Clone(last[:80]), make([]byte, 4096)...)},
+		{"zeros, then the end of the line", append(make([]byte, 70), last[70:]...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, m := range tornSideFiles(t, auditPath) {
+				os.Remove(m)
+			}
+			writeFile(t, filepath.Join(e.data, "checks.jsonl"), string(saved["checks.jsonl"]))
+			writeFile(t, auditPath+".head", string(head)+"\n")
+			writeFile(t, auditPath, string(orig[:lastStart])+string(tc.tail))
+			parent := e.t
+			e.t, e.log = t, &syncBuffer{}
+			e.start()
+			defer func() {
+				e.t = parent
+				e.ts.Close()
+				if err := e.srv.Close(); err != nil {
+					t.Error(err)
+				}
+				e.srv = nil
+			}()
+			whole := tc.name == "only the newline missing"
+			side := tornSideFiles(t, auditPath)
+			if whole != (len(side) == 0) {
+				t.Errorf("side files %v", side)
+			}
+			if !whole && !strings.Contains(e.log.String(), "torn tail cut off") {
+				t.Errorf("log %q: want the cut logged", e.log.String())
+			}
+			ids := append(ids, e.create("intake1", request(e.r.households[3], "SQ-after")).ID)
+			for id, n := range checkCreates(t, auditPath) {
+				if n.count != 1 {
+					t.Errorf("check %s: %d check.create entries, want 1", id, n.count)
+				}
+				if want := id == lost.Check && !whole; n.recovered != want {
+					t.Errorf("check %s: recovered %v, want %v", id, n.recovered, want)
+				}
+			}
+			if n := checkCreates(t, auditPath); len(n) != len(ids) {
+				t.Errorf("%d checks in the audit log, want %d", len(n), len(ids))
+			}
+		})
+	}
+	e.start() // for the cleanup
+}
+
+// createCount is what the audit log holds of one check's creation.
+type createCount struct {
+	count     int
+	recovered bool // appended again from checks.jsonl
+}
+
+// checkCreates verifies the audit log and counts its check.create entries
+// per check.
+func checkCreates(t *testing.T, path string) map[string]createCount {
+	t.Helper()
+	res, err := audit.Verify(path)
+	if err != nil || res.Problem != nil {
+		t.Fatalf("verify: %v %v", err, res.Problem)
+	}
+	n := map[string]createCount{}
+	b, _ := os.ReadFile(path)
+	for l := range strings.Lines(string(b)) {
+		var en audit.Entry
+		if err := json.Unmarshal([]byte(l), &en); err != nil {
+			t.Fatal(err)
+		}
+		if en.Action == "check.create" {
+			c := n[en.Check]
+			c.count++
+			c.recovered = c.recovered || strings.HasPrefix(en.Detail, "recovered")
+			n[en.Check] = c
+		}
+	}
+	return n
+}
+
+func tornSideFiles(t *testing.T, auditPath string) []string {
+	t.Helper()
+	m, err := filepath.Glob(auditPath + ".torn-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestAuditMiddleEditNotRepaired: an edited line in the middle of the
+// audit log is no torn tail: the service starts and audits new checks, and
+// the chain still fails to verify at that line; nothing is cut.
+func TestAuditMiddleEditNotRepaired(t *testing.T) {
+	e := newEnv(t)
+	for i := range 3 {
+		e.create("intake1", request(e.r.households[i], "SQ-mid"))
+	}
+	auditPath := filepath.Join(e.data, "audit.jsonl")
+	e.restart(func() {
+		b, err := os.ReadFile(auditPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls := strings.SplitAfter(string(b), "\n")
+		ls[1] = strings.Replace(ls[1], `"authorization_ref":"SQ-mid"`, `"authorization_ref":"SQ-mad"`, 1)
+		writeFile(t, auditPath, strings.Join(ls, ""))
+	})
+	e.create("intake1", request(e.r.households[3], "SQ-mid"))
+	if side := tornSideFiles(t, auditPath); len(side) != 0 {
+		t.Errorf("side files %v after a middle edit", side)
+	}
+	res, err := audit.Verify(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Problem; p == nil || p.Line != 2 || !strings.Contains(p.What, "edited") {
+		t.Fatalf("verify: %v; want line 2 named as edited", p)
+	}
+}

@@ -112,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	if srv.checks, err = openChecks(filepath.Join(cfg.DataDir, "checks.jsonl")); err != nil {
 		return nil, err
 	}
-	if srv.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.jsonl")); err != nil {
+	if srv.audit, err = audit.OpenLogged(filepath.Join(cfg.DataDir, "audit.jsonl"), srv.log); err != nil {
 		srv.checks.close()
 		return nil, err
 	}

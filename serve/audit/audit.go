@@ -21,6 +21,12 @@
 // be caught by a head recorded elsewhere: Verify prints the head, and the
 // service logs it at start and shutdown, for inspectors to compare.
 //
+// A crash while appending may leave a torn tail after the last complete
+// entry (a line cut short, zeros): Open cuts it off, keeping its bytes in a
+// side file, and the service appends again the entries of checks it held
+// from its check file (see OpenLogged). Damage followed by a complete entry
+// is never repaired: Verify names its line.
+//
 // Several processes may append (the service, `hedui user`): each append
 // holds an flock on the log and re-reads the last line when another
 // process wrote since.
@@ -35,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,14 +99,25 @@ type Log struct {
 	headAt time.Time // guarded by gs: only the leader of a round uses it
 }
 
-// Open opens (or creates) the log at path for appending.
-func Open(path string) (*Log, error) {
+// Open opens (or creates) the log at path for appending, as OpenLogged
+// does, logging to slog's default logger.
+func Open(path string) (*Log, error) { return OpenLogged(path, slog.Default()) }
+
+// OpenLogged opens (or creates) the log at path for appending. A torn tail
+// that a crash while appending left after the last complete entry is cut
+// off first, kept in a side file FILE.torn-TIME-N, and logged to logger
+// (see repairTail); other damage is left for Verify to name.
+func OpenLogged(path string, logger *slog.Logger) (*Log, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	l := &Log{path: path, f: f, size: -1, last: zeroHash}
 	l.gs.Sync = l.syncRound
+	if err := l.repairTail(logger); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -376,17 +394,28 @@ func Verify(path string) (*Result, error) {
 	res := &Result{HeadHash: zeroHash}
 	prev := zeroHash
 	hashes := map[int64]string{}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	line := 0
+	var off int64 // where the line starts
 	for sc.Scan() {
 		line++
 		want := res.Entries + 1
 		var e Entry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			res.Problem = &Problem{Line: line, Seq: want, What: fmt.Sprintf("not an audit entry (%v): edited", err)}
+			what := fmt.Sprintf("not an audit entry (%v): edited", err)
+			if off+int64(len(sc.Bytes()))+1 >= st.Size() {
+				what = fmt.Sprintf("not an audit entry (%v): a torn last line, as a crash while appending leaves "+
+					"(hedui serve cuts it off at its next start and appends a check's entry again from checks.jsonl), or edited", err)
+			}
+			res.Problem = &Problem{Line: line, Seq: want, What: what}
 			return res, nil
 		}
+		off += int64(len(sc.Bytes())) + 1
 		switch {
 		case e.Seq > want:
 			res.Problem = &Problem{Line: line, Seq: want, What: fmt.Sprintf("removed: the line holds entry %d, so entries %d to %d are missing", e.Seq, want, e.Seq-1)}
