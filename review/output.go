@@ -223,7 +223,7 @@ type outputs struct {
 	flagsPQ    *parquetStream[FlagRow]
 	flagsCSV   *csvStream
 	households *parquetStream[HouseholdRow]
-	candFlags  []FlagRow
+	candFlags  *flagSpill
 }
 
 func openOutputs(dir string, cfg Config) (*outputs, error) {
@@ -237,6 +237,10 @@ func openOutputs(dir string, cfg Config) (*outputs, error) {
 		return nil, err
 	}
 	if o.flagsCSV, err = createCSV(filepath.Join(dir, "flags.csv"), flagsHeader); err != nil {
+		o.abort()
+		return nil, err
+	}
+	if o.candFlags, err = createSpill(filepath.Join(dir, ".candidate-flags.tmp")); err != nil {
 		o.abort()
 		return nil, err
 	}
@@ -256,7 +260,9 @@ func (o *outputs) add(res *Result) error {
 			break
 		}
 	}
-	o.candFlags = append(o.candFlags, rows[first:]...)
+	if err := o.candFlags.add(rows[first:]); err != nil {
+		return fmt.Errorf("keep the candidates' flags: %w", err)
+	}
 	rows = rows[:first]
 	hrows, err := householdRows(res, o.cfg.Workers)
 	if err != nil {
@@ -272,24 +278,24 @@ func (o *outputs) add(res *Result) error {
 // close writes the candidates' flags (ordered by person ID, as sortFlags
 // orders them within a part) and every remaining file.
 func (o *outputs) close(q Quality, s *Summary) error {
-	sort.SliceStable(o.candFlags, func(i, j int) bool { return o.candFlags[i].PersonID < o.candFlags[j].PersonID })
-	rows := o.candFlags
+	err := o.candFlags.sorted(func(rows []FlagRow) error {
+		var g errgroup.Group
+		g.Go(func() error { return named("flags.parquet", o.flagsPQ.write(rows)) })
+		g.Go(func() error {
+			return named("flags.csv", o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) }))
+		})
+		return g.Wait()
+	})
+	if err != nil {
+		o.abort()
+		return err
+	}
 	steps := []struct {
 		name  string
 		write func(string) error
 	}{
-		{"flags.parquet", func(string) error {
-			if err := o.flagsPQ.write(rows); err != nil {
-				return err
-			}
-			return o.flagsPQ.close()
-		}},
-		{"flags.csv", func(string) error {
-			if err := o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) }); err != nil {
-				return err
-			}
-			return o.flagsCSV.close()
-		}},
+		{"flags.parquet", func(string) error { return o.flagsPQ.close() }},
+		{"flags.csv", func(string) error { return o.flagsCSV.close() }},
 		{"households.parquet", func(string) error { return o.households.close() }},
 		{"quality.json", func(p string) error { return writeJSON(p, q) }},
 		{"summary.json", func(p string) error { return writeJSON(p, s) }},
@@ -320,6 +326,9 @@ func (o *outputs) abort() {
 	}
 	if o.flagsCSV != nil {
 		o.flagsCSV.abort()
+	}
+	if o.candFlags != nil {
+		o.candFlags.remove()
 	}
 }
 

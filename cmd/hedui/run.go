@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,8 +30,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mode := fs.String("mode", "full", "review mode: full, or incremental (needs --index)")
 	index := fs.String("index", "", "an index folder: a full run records its flags there; an incremental run reads it")
 	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
-	shards := fs.Int("shards", 0, "match and write the households in this many shards, each source read once per shard (default: from --memory-budget)")
+	shards := fs.Int("shards", 0, "match, evaluate and write the households in this many shards, one after the other: less memory, same outputs (default: from --memory-budget)")
 	budget := fs.String("memory-budget", "", "memory the run may use, e.g. 6GiB or 512MiB; decides the number of shards (default: 6GiB)")
+	reports := fs.Bool("reports", true, "write report.html and report.xlsx (-reports=false skips them: at province scale they need more memory than the review; write them later with hedui report)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
 	if err := parseFlags(fs, args); err != nil {
@@ -71,18 +74,36 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *index != "" {
 		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, stdout, stderr)
 	}
-	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, stderr)
+	limitMemory(budgetBytes)
+	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, !*reports, stderr)
 	if err != nil {
 		return err
 	}
 	printSummary(stdout, res.Summary, *out)
+	if !*reports {
+		fmt.Fprintf(stdout, "reports skipped (-reports=false); write them with: hedui report --run %s\n", *out)
+	}
 	return nil
 }
 
 // runReview runs a full-base review in one shard, so that the result holds
 // every household and flag (the index baseline and gen's truth check read them).
 func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, stderr io.Writer) (*review.Result, error) {
-	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, stderr)
+	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, false, stderr)
+}
+
+// limitMemory makes the garbage collector keep the heap within the memory
+// budget (default review.DefaultMemoryBudget) unless GOMEMLIMIT says
+// otherwise: the shards are sized for the live heap, and without a limit the
+// collector lets the heap grow to twice what is live.
+func limitMemory(budget int64) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if budget <= 0 {
+		budget = review.DefaultMemoryBudget
+	}
+	debug.SetMemoryLimit(budget)
 }
 
 // parseBytes reads a size such as 6GiB, 6G, 512MiB or 1048576 (bytes); ""
@@ -112,8 +133,9 @@ func parseBytes(s string) (int64, error) {
 }
 
 // runReviewSharded runs a full-base review with a progress bar on a
-// terminal; shape gives its shards or memory budget.
-func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, shape review.Config, stderr io.Writer) (*review.Result, error) {
+// terminal; shape gives its shards or memory budget. The reports are
+// written unless noReports.
+func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, shape review.Config, noReports bool, stderr io.Writer) (*review.Result, error) {
 	bar := newProgress(stderr)
 	defer bar.close()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -130,6 +152,9 @@ func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, 
 		// The reports are part of the run: written inside the same
 		// all-or-nothing step as the outputs they summarize.
 		Finish: func(ctx context.Context, dir string, _ *review.Result) error {
+			if noReports {
+				return nil
+			}
 			return report.Write(ctx, dir, report.Options{Rules: set})
 		},
 	})
