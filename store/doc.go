@@ -68,6 +68,19 @@
 // are swapped one at a time: after a kill some sources may be new and others
 // old, each whole.
 //
+// # Files beside badger
+//
+// tables/<src>-<gen>.tbl is the digest table of a live generation (not the
+// roster's): per row ordinal its key kind, group, content digest and value
+// hash, what a delta update compares the next snapshot with.
+// tables/<src>-<gen>.flt is its presence filter (the roster has one too): a
+// blocked Bloom filter of the generation's person keys and name+DOB hashes,
+// so that a lookup skips sources without the person's records without a
+// badger seek. Both are written and synced before the catalog names the
+// generation, deleted with it, and Open deletes those of generations that
+// are not live; a missing one costs a full rewrite or a seek, never a
+// wrong answer.
+//
 // # Run history
 //
 // RecordRun writes a run's flags per scope under G, commits the run record
