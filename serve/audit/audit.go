@@ -410,7 +410,8 @@ func Verify(path string) (*Result, error) {
 			what := fmt.Sprintf("not an audit entry (%v): edited", err)
 			if off+int64(len(sc.Bytes()))+1 >= st.Size() {
 				what = fmt.Sprintf("not an audit entry (%v): a torn last line, as a crash while appending leaves "+
-					"(hedui serve cuts it off at its next start and appends a check's entry again from checks.jsonl), or edited", err)
+					"(the next open for appending, by hedui serve or hedui user, cuts it off into a side file; hedui serve then "+
+					"appends a check's entry again from checks.jsonl), or edited", err)
 			}
 			res.Problem = &Problem{Line: line, Seq: want, What: what}
 			return res, nil

@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,9 +29,10 @@ import (
 
 // tail is where the log's data ends, as findTail reads it.
 type tail struct {
-	keep int64  // end of the last complete entry: the log is cut there
-	seq  int64  // that entry's seq and hash (0 and zeroHash when none)
-	hash string // ...
+	keep int64 // end of the last complete entry: the log is cut there
+	// seq and hash are that entry's (0 and zeroHash when there is none).
+	seq  int64
+	hash string
 	// whole is set when the bytes after keep are one entry lacking only
 	// its newline, and following the kept chain.
 	whole bool
@@ -109,7 +111,7 @@ func (l *Log) cutTail(t tail, size int64, logger *slog.Logger) error {
 		level = slog.LevelError
 		msg = "audit log: tail cut off, but the head file records entries past the last complete one: the log was damaged after they were synced; run hedui audit verify"
 	}
-	logger.Log(nil, level, msg, "file", l.path, "cut_at", t.keep, "bytes", len(torn), "kept_in", side,
+	logger.Log(context.Background(), level, msg, "file", l.path, "cut_at", t.keep, "bytes", len(torn), "kept_in", side,
 		"last_entry", t.seq)
 	return nil
 }
