@@ -120,31 +120,47 @@ func (d *delta) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	txn := d.db.bdb.NewTransaction(true)
-	defer txn.Discard()
-	if d.changed, err = d.write(txn, rows, cd); err != nil {
+	// A conflict means another writer changed the catalog meanwhile (a run
+	// pruning its change sets): the delta still holds, so build the
+	// transaction again.
+	for try := 0; ; try++ {
+		err := d.commit(rows, cd, live.Files, tw, &committed)
+		if errors.Is(err, badger.ErrConflict) && try < 3 {
+			continue
+		}
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			return fmt.Errorf("%w: %d changed rows exceed one transaction", errRewrite, len(rows))
 		}
-		return err
-	}
-	if err := d.flip(txn, live.Files); err != nil {
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			return fmt.Errorf("%w: %d changed rows exceed one transaction", errRewrite, len(rows))
+		if err != nil {
+			return err
 		}
-		return err
-	}
-	// The table must be on disk before the catalog names its generation.
-	if err := tw.commit(); err != nil {
-		return err
-	}
-	committed = true
-	if err := txn.Commit(); err != nil {
-		return err
+		break
 	}
 	d.db.removeTable(d.src, d.oldGen)
 	d.rows = int64(len(rows))
 	return nil
+}
+
+// commit writes the delta, the change set and the catalog flip in one
+// transaction; the new table is committed first, once.
+func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWriter, committed *bool) error {
+	txn := d.db.bdb.NewTransaction(true)
+	defer txn.Discard()
+	var err error
+	if d.changed, err = d.write(txn, rows, cd); err != nil {
+		return err
+	}
+	if err := d.flip(txn, files); err != nil {
+		return err
+	}
+	// The table must be on disk before the catalog names its generation.
+	if !*committed {
+		if err := tw.commit(); err != nil {
+			return err
+		}
+		*committed = true
+	}
+	return txn.Commit()
 }
 
 // entryFiles lists an entry's files relative to the manifest, sorted (the
