@@ -39,6 +39,9 @@ type Census struct {
 
 	households []censusHousehold // sorted by ID
 	rows       []rosterRef       // roster rows grouped by household (sorted), roster order within
+	// roster holds the decoded roster rows per chunk when the roster is
+	// small enough (keepRosterRows): shards then need not decode them again.
+	roster [][]sources.Record
 	candidates []personid.Key    // omission candidates, sorted by key
 	hits       []entryHits       // per source entry (manifest order): the rows that match somebody
 
@@ -202,6 +205,9 @@ func (c *Census) progress(e *sources.Entry, pass string, total int64) func(rows 
 	}
 }
 
+// keepRosterRows is the default Options.KeepRosterRows: a city's roster, not a province's.
+const keepRosterRows = 1 << 20
+
 // rosterChunk is what the census keeps of one roster chunk.
 type rosterChunk struct {
 	ids     []string // household IDs, cloned
@@ -229,6 +235,15 @@ func (c *Census) readRoster(ctx context.Context) error {
 		total += int64(ch.Rows)
 	}
 	tick := c.progress(e, "roster", total)
+	limit := int64(c.opts.KeepRosterRows)
+	if limit == 0 {
+		limit = keepRosterRows
+	}
+	keep := total <= limit
+	var kept [][]sources.Record
+	if keep {
+		kept = make([][]sources.Record, len(chunks))
+	}
 	err = rd.Scan(ctx, c.opts.Workers, c.opts.Quarantine, q, func(ch sources.Chunk, keys []personid.Parsed) error {
 		recs, err := rd.Decode(ch, nil)
 		if err != nil {
@@ -243,6 +258,9 @@ func (c *Census) readRoster(ctx context.Context) error {
 				rc.nameDOB[i] = nameDOBKey(rm.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), rm.Region)
 			}
 		}
+		if keep {
+			kept[ch.Index] = recs
+		}
 		out[ch.Index] = rc
 		tick(ch.Rows)
 		return nil
@@ -251,6 +269,7 @@ func (c *Census) readRoster(ctx context.Context) error {
 		return err
 	}
 	c.buildRoster(out, int(total))
+	c.roster = kept
 	q.MatchedID = q.ValidKeys
 	return nil
 }

@@ -33,6 +33,10 @@ type Options struct {
 	Progress func(e *sources.Entry, pass string, doneRows, totalRows int64)
 	// Logger receives one line per stage; nil means slog.Default().
 	Logger *slog.Logger
+	// KeepRosterRows is the largest roster (rows) whose decoded rows the
+	// census keeps for the shards, which otherwise decode their rows again;
+	// 0 means 1 Mi rows (≈ 250 MB), a negative value never.
+	KeepRosterRows int
 }
 
 // Result is the outcome of Match.

@@ -269,13 +269,13 @@ func TestMatchSameFactsWhateverTheWorkers(t *testing.T) {
 
 // matchShards matches the region at path in n shards and returns every
 // shard's households and candidates, in shard order.
-func matchShards(t *testing.T, path string, n int) *Result {
+func matchShards(t *testing.T, path string, n, keepRoster int) *Result {
 	t.Helper()
 	m, err := sources.LoadManifest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewCensus(context.Background(), m, Options{Workers: 2, CacheDir: t.TempDir(),
+	c, err := NewCensus(context.Background(), m, Options{Workers: 2, CacheDir: t.TempDir(), KeepRosterRows: keepRoster,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -320,9 +320,12 @@ func TestMatchInShardsGivesTheSameFacts(t *testing.T) {
 		return string(b)
 	}
 	want := encode(matchRegion(t, path, 2))
-	for _, n := range []int{2, 3, 5} {
-		if got := encode(matchShards(t, path, n)); got != want {
-			t.Errorf("%d shards:\n%s\none shard:\n%s", n, got, want)
+	for _, n := range []int{1, 2, 3, 5} {
+		// The roster rows kept from the census, or decoded again per shard.
+		for _, keep := range []int{0, -1} {
+			if got := encode(matchShards(t, path, n, keep)); got != want {
+				t.Errorf("%d shards (keep roster %d):\n%s\none shard:\n%s", n, keep, got, want)
+			}
 		}
 	}
 }

@@ -138,6 +138,13 @@ func (r *run) loadHouseholds(ctx context.Context, sr shardRange) error {
 // and returns their records in the same order.
 func (r *run) decodeRoster(ctx context.Context, refs []rosterRef) ([]*sources.RosterMember, error) {
 	c := r.c
+	if c.roster != nil {
+		out := make([]*sources.RosterMember, len(refs))
+		for i, ref := range refs {
+			out[i] = c.roster[ref.chunk][ref.row].(*sources.RosterMember)
+		}
+		return out, nil
+	}
 	rd, err := sources.Open(ctx, c.m, c.m.Roster, sources.ReadOptions{CacheDir: c.opts.CacheDir})
 	if err != nil {
 		return nil, err
