@@ -408,7 +408,9 @@ func Verify(path string) (*Result, error) {
 		var e Entry
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			what := fmt.Sprintf("not an audit entry (%v): edited", err)
-			if off+int64(len(sc.Bytes()))+1 >= st.Size() {
+			if hd, ok := readHead(path); ok && hd.Seq >= want {
+				what = fmt.Sprintf("not an audit entry (%v): edited or cut, though the head file records entry %d as synced", err, hd.Seq)
+			} else if off+int64(len(sc.Bytes()))+1 >= st.Size() {
 				what = fmt.Sprintf("not an audit entry (%v): a torn last line, as a crash while appending leaves "+
 					"(the next open for appending, by hedui serve or hedui user, cuts it off into a side file; hedui serve then "+
 					"appends a check's entry again from checks.jsonl), or edited", err)

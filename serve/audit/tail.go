@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,8 +33,51 @@ type tail struct {
 	seq  int64
 	hash string
 	// whole is set when the bytes after keep are one entry lacking only
-	// its newline, and following the kept chain.
-	whole bool
+	// its newline, and following the kept chain; wholeHash is its hash.
+	whole     bool
+	wholeHash string
+}
+
+// end returns the seq and hash of the last entry the log keeps.
+func (t tail) end() (int64, string) {
+	if t.whole {
+		return t.seq + 1, t.wholeHash
+	}
+	return t.seq, t.hash
+}
+
+// headError reports a log that lacks entries its head file records as
+// synced: no crash does that, and appending would rewrite the head and
+// hide the loss, so the log is refused until an inspector has seen it.
+type headError struct {
+	path      string
+	seq       int64 // the last entry the log keeps
+	headSeq   int64
+	rewritten bool // the log has entry headSeq, with another hash
+}
+
+func (e *headError) Error() string {
+	what := fmt.Sprintf("its last complete entry is %d but its head file records entry %d as synced", e.seq, e.headSeq)
+	if e.rewritten {
+		what = fmt.Sprintf("its entry %d differs from the one its head file records as synced", e.seq)
+	}
+	return fmt.Sprintf("%s: %s: synced entries were removed or rewritten, which no crash does; nothing is appended "+
+		"until it is inspected: run hedui audit verify (moving %s.head aside accepts the log as it is)", e.path, what, e.path)
+}
+
+// checkHead refuses the log at path, whose last entry is seq with hash,
+// when its head file records a later or another entry.
+func checkHead(path string, seq int64, hash string) error {
+	hd, ok := readHead(path)
+	switch {
+	case !ok:
+		return nil
+	case hd.Seq > seq:
+		return &headError{path: path, seq: seq, headSeq: hd.Seq}
+	case hd.Seq == seq && seq > 0 && hd.Hash != hash:
+		return &headError{path: path, seq: seq, headSeq: hd.Seq, rewritten: true}
+	}
+	return nil
 }
 
 // notTornError reports lines after the last complete entry that are not
@@ -69,6 +111,12 @@ func (l *Log) repairTail(logger *slog.Logger) error {
 	t, err := findTail(l.f, st.Size())
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)
+	}
+	// Read under the lock: every entry the head records is then in what
+	// findTail read (heads are written after their entries).
+	seq, hash := t.end()
+	if err := checkHead(l.path, seq, hash); err != nil {
+		return err
 	}
 	switch {
 	case t.keep == st.Size():
@@ -104,15 +152,8 @@ func (l *Log) cutTail(t tail, size int64, logger *slog.Logger) error {
 	if err := l.f.Sync(); err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	msg := "audit log: torn tail cut off (a crash while appending); the entry of a check it held is appended again from checks.jsonl"
-	if hd, ok := readHead(l.path); ok && hd.Seq > t.seq {
-		// Synced entries were in it: not a crash's doing. Verify reports it.
-		level = slog.LevelError
-		msg = "audit log: tail cut off, but the head file records entries past the last complete one: the log was damaged after they were synced; run hedui audit verify"
-	}
-	logger.Log(context.Background(), level, msg, "file", l.path, "cut_at", t.keep, "bytes", len(torn), "kept_in", side,
-		"last_entry", t.seq)
+	logger.Warn("audit log: torn tail cut off (a crash while appending); the entry of a check it held is appended again from checks.jsonl",
+		"file", l.path, "cut_at", t.keep, "bytes", len(torn), "kept_in", side, "last_entry", t.seq)
 	return nil
 }
 
@@ -202,7 +243,9 @@ func scanTail(buf []byte, from int64) (t tail, done bool, err error) {
 		line := body[i+1:]
 		if e, ok := entryOf(line); ok && nl {
 			t = tail{keep: from + int64(end), seq: e.Seq, hash: e.Hash}
-			t.whole = n == 1 && last != nil && follows(last, e.Seq, e.Hash)
+			if n == 1 && last != nil {
+				t.wholeHash, t.whole = follows(last, e.Seq, e.Hash)
+			}
 			return t, true, nil
 		}
 		if n == 0 && !nl {
@@ -215,19 +258,22 @@ func scanTail(buf []byte, from int64) (t tail, done bool, err error) {
 	}
 	// No complete entry at all: the whole file is the tail.
 	t = tail{hash: zeroHash}
-	t.whole = n == 1 && last != nil && follows(last, 0, zeroHash)
+	if n == 1 && last != nil {
+		t.wholeHash, t.whole = follows(last, 0, zeroHash)
+	}
 	return t, true, nil
 }
 
 // follows reports whether line is a whole entry, its hash matching its
-// content, that comes right after the entry seq with hash.
-func follows(line []byte, seq int64, hash string) bool {
+// content, that comes right after the entry seq with hash, and returns its
+// hash.
+func follows(line []byte, seq int64, hash string) (string, bool) {
 	e, ok := entryOf(line)
 	if !ok || e.Seq != seq+1 || e.Prev != hash {
-		return false
+		return "", false
 	}
 	h, err := e.digest()
-	return err == nil && h == e.Hash
+	return e.Hash, err == nil && h == e.Hash
 }
 
 // entryOf parses line as an entry; ok is false when it is not one.

@@ -198,9 +198,12 @@ func TestOpenLeavesMiddleDamage(t *testing.T) {
 }
 
 // TestVerifyNamesATornLastLine: before a start cuts it, Verify reports a
-// torn last line as such, at its line.
+// torn last line as such, at its line; not so when the head file records
+// the entry as synced (a crash cannot cut it then).
 func TestVerifyNamesATornLastLine(t *testing.T) {
 	path := writeLog(t, 5)
+	head, _ := os.ReadFile(path + ".head")
+	crashState(t, path)
 	ls := lines(t, path)
 	ls[4] = ls[4][:40]
 	if err := os.WriteFile(path, []byte(strings.Join(ls, "\n")), 0o600); err != nil {
@@ -213,28 +216,67 @@ func TestVerifyNamesATornLastLine(t *testing.T) {
 	if p := res.Problem; p == nil || p.Line != 5 || !strings.Contains(p.What, "torn last line") {
 		t.Fatalf("problem %v; want a torn last line at line 5", p)
 	}
-}
-
-// TestOpenTornHeadRecorded: a tail cut although the head file records
-// entries in it (synced, so not a crash's doing) is logged as an error,
-// and Verify keeps failing.
-func TestOpenTornHeadRecorded(t *testing.T) {
-	path := writeLog(t, 6) // its head records entry 6
-	b, _ := os.ReadFile(path)
-	if err := os.WriteFile(path, b[:len(b)-20], 0o600); err != nil {
+	if err := os.WriteFile(path+".head", head, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logBuf bytes.Buffer
-	l, err := OpenLogged(path, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	res, err = Verify(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
-	if !strings.Contains(logBuf.String(), "level=ERROR") {
-		t.Errorf("log %q: want an error", logBuf.String())
+	if p := res.Problem; p == nil || p.Line != 5 || !strings.Contains(p.What, "head file records entry 5") {
+		t.Fatalf("problem %v; want line 5, recorded as synced", p)
 	}
-	if res, err := Verify(path); err != nil || res.Problem == nil {
-		t.Fatalf("verify: %v %v; want a problem", res, err)
+}
+
+// TestOpenRefusesLostSyncedEntries: a log that lacks, or holds another,
+// entry its head file records as synced was damaged, not torn by a crash:
+// Open refuses it and changes nothing (appending would rewrite the head and
+// hide the loss), and Verify fails. Moving the head file aside accepts it.
+func TestOpenRefusesLostSyncedEntries(t *testing.T) {
+	src := writeLog(t, 6) // its head records entry 6
+	orig, _ := os.ReadFile(src)
+	head, _ := os.ReadFile(src + ".head")
+	ls := lines(t, src)
+	e := mustParse(t, ls[5])
+	e.User = "li"
+	e.Hash, _ = e.digest()
+	rewritten := strings.Join(ls[:5], "\n") + "\n" + mustJSON(t, e) + "\n"
+	tests := []struct {
+		name, log string
+	}{
+		{"last synced line cut", string(orig[:len(orig)-20])},
+		{"last synced line removed", strings.Join(ls[:5], "\n") + "\n"},
+		{"last synced line rewritten", rewritten},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".head", head, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenLogged(path, slog.New(slog.DiscardHandler))
+			var he *headError
+			if !errors.As(err, &he) || !strings.Contains(err.Error(), "entry 6") {
+				t.Fatalf("open: %v; want a refusal naming entry 6", err)
+			}
+			if got, _ := os.ReadFile(path); string(got) != tc.log || len(tornFiles(t, path)) != 0 {
+				t.Fatal("Open changed the log it refused")
+			}
+			if res, err := Verify(path); err != nil || res.Problem == nil {
+				t.Fatalf("verify: %+v %v; want a problem", res, err)
+			}
+			if err := os.Rename(path+".head", path+".head.seen"); err != nil {
+				t.Fatal(err)
+			}
+			l, err := OpenLogged(path, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatalf("open without the head file: %v", err)
+			}
+			l.Close()
+		})
 	}
 }
 
