@@ -29,6 +29,14 @@ type evaluator struct {
 	depth         int    // fires() nesting
 	done          []bool // which values of the rule running are computed
 
+	// kept between evaluations
+	memo       map[string]*ParamValue // parameter answers at memoAt
+	memoAt     paramPlace
+	datesSet   bool // as_of, ref_date and mode in env are these:
+	envAsOf    time.Time
+	envRefDate time.Time
+	envMode    Mode
+
 	// recorded while running one rule on one target
 	params []*ParamValue
 	facts  []sources.Record
@@ -36,7 +44,7 @@ type evaluator struct {
 }
 
 func newEvaluator(s *Set) *evaluator {
-	ev := &evaluator{s: s, env: make(map[string]any, 32)}
+	ev := &evaluator{s: s, env: make(map[string]any, 32), memo: map[string]*ParamValue{}}
 	for name, fn := range ev.functions() {
 		ev.env[name] = fn
 	}
@@ -121,13 +129,41 @@ func stripSpaces(s string) string {
 // upset by binary fractions (e.g. 153.6 ÷ 0.24).
 func cents(x float64) float64 { return math.Round(x*100) / 100 }
 
+// lookup finds parameter name at date for the evaluation's region and
+// area. Answers are kept until the region, area or date changes: one
+// household asks for the same parameters once per member and rule, and
+// consecutive households mostly share a county.
 func (ev *evaluator) lookup(name string, date time.Time) (*ParamValue, error) {
-	v, err := ev.s.params.lookup(name, date, ev.region, ev.area)
+	v, err := ev.memoLookup(name, date)
 	if err != nil {
 		return nil, err
 	}
 	ev.params = append(ev.params, v)
 	return v, nil
+}
+
+// memoLookup is lookup without recording the value as evidence.
+func (ev *evaluator) memoLookup(name string, date time.Time) (*ParamValue, error) {
+	k := paramPlace{region: ev.region, area: ev.area, date: date}
+	if k != ev.memoAt {
+		clear(ev.memo)
+		ev.memoAt = k
+	}
+	v, ok := ev.memo[name]
+	if !ok {
+		var err error
+		if v, err = ev.s.params.lookup(name, date, ev.region, ev.area); err != nil {
+			return nil, err
+		}
+		ev.memo[name] = v
+	}
+	return v, nil
+}
+
+// paramPlace is what a parameter lookup depends on besides the name.
+type paramPlace struct {
+	region, area string
+	date         time.Time
 }
 
 func (ev *evaluator) param(name string) (float64, error) {
@@ -233,10 +269,18 @@ func (ev *evaluator) fires(id string) (bool, error) {
 }
 
 // setDates puts the evaluation-wide variables into the environment.
+//
+// Households of a run share them, and each assignment boxes a time.Time,
+// so they are put only when they change.
 func (ev *evaluator) setDates() {
+	if ev.datesSet && ev.envAsOf.Equal(ev.asOf) && ev.envRefDate.Equal(ev.refDate) && ev.envMode == ev.mode &&
+		ev.envAsOf.Location() == ev.asOf.Location() && ev.envRefDate.Location() == ev.refDate.Location() {
+		return
+	}
 	ev.env[varAsOf] = ev.asOf
 	ev.env[varRefDate] = ev.refDate
 	ev.env[varMode] = string(ev.mode)
+	ev.datesSet, ev.envAsOf, ev.envRefDate, ev.envMode = true, ev.asOf, ev.refDate, ev.mode
 }
 
 // release clears what the evaluator holds of a household and returns it to

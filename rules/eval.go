@@ -342,7 +342,7 @@ func (c *sourceCheck) insufficient(r *Rule, h *facts.Household) (*Flag, error) {
 			continue
 		}
 		if c.maxAge == nil {
-			v, err := c.s.params.lookup(engineParamMaxAge, c.env.AsOf, c.ev.region, c.ev.area)
+			v, err := c.ev.memoLookup(engineParamMaxAge, c.env.AsOf)
 			if err != nil {
 				return nil, err
 			}
