@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/serve/audit"
 	"github.com/hedui/hedui/serve/users"
 )
@@ -350,4 +352,53 @@ func TestAuditMiddleEditNotRepaired(t *testing.T) {
 	if p := res.Problem; p == nil || p.Line != 2 || !strings.Contains(p.What, "edited") {
 		t.Fatalf("verify: %v; want line 2 named as edited", p)
 	}
+}
+
+// TestAuditLostSyncedEntryRefused: an audit log that lacks an entry its
+// head file records as synced lost it to something other than a crash:
+// the service does not start (it would append over the loss and rewrite
+// the head), names the entry, and leaves the log as it was.
+func TestAuditLostSyncedEntryRefused(t *testing.T) {
+	e := newEnv(t)
+	for i := range 2 {
+		e.create("intake1", request(e.r.households[i], "SQ-lost"))
+	}
+	auditPath := filepath.Join(e.data, "audit.jsonl")
+	e.ts.Close()
+	if err := e.srv.Close(); err != nil { // syncs the log and records its head
+		t.Fatal(err)
+	}
+	e.srv = nil
+	b, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastStart := bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
+	var last audit.Entry
+	if err := json.Unmarshal(b[lastStart:], &last); err != nil {
+		t.Fatal(err)
+	}
+	damaged := b[:len(b)-25]
+	writeFile(t, auditPath, string(damaged))
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{DB: e.db, Rules: set, UsersPath: e.users, DataDir: e.data, Logger: quiet()})
+	if err == nil {
+		srv.Close()
+		t.Fatal("the service started on an audit log that lost a synced entry")
+	}
+	if want := fmt.Sprintf("head file records entry %d", last.Seq); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q: want %q", err, want)
+	}
+	if got, _ := os.ReadFile(auditPath); !bytes.Equal(got, damaged) || len(tornSideFiles(t, auditPath)) != 0 {
+		t.Error("the refused audit log was changed")
+	}
+	// An inspector who has seen it accepts the log as it is.
+	if err := os.Rename(auditPath+".head", auditPath+".head.seen"); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.create("intake1", request(e.r.households[2], "SQ-lost"))
 }
