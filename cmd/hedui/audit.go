@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/hedui/hedui/serve/audit"
@@ -16,21 +17,25 @@ var errAuditBroken = errors.New("the audit log's chain is broken")
 
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "export") {
-		fmt.Fprintln(stderr, "usage: hedui audit verify --audit FILE\n       hedui audit export --audit FILE --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE.csv]")
+		fmt.Fprintln(stderr, "usage: hedui audit verify --audit FILE | --data DIR\n       hedui audit export --audit FILE | --data DIR --from YYYY-MM-DD --to YYYY-MM-DD [--out FILE.csv]")
 		return errUsage
 	}
 	sub := args[0]
 	fs := newFlags("audit "+sub, stderr)
 	file := fs.String("audit", "", "the service's audit log (its data folder's audit.jsonl)")
+	data := fs.String("data", "", "the service's data folder (hedui serve --data): its audit.jsonl")
 	from := fs.String("from", "", "first day exported (export; China time)")
 	to := fs.String("to", "", "last day exported, included (export)")
 	out := fs.String("out", "", "CSV file to write (export; default: stdout)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if *file == "" {
-		fmt.Fprintf(stderr, "hedui audit %s needs --audit\n", sub)
+	if (*file == "") == (*data == "") {
+		fmt.Fprintf(stderr, "hedui audit %s needs --audit FILE or --data DIR (one of them)\n", sub)
 		return errUsage
+	}
+	if *data != "" {
+		*file = filepath.Join(*data, "audit.jsonl")
 	}
 	if sub == "verify" {
 		res, err := audit.Verify(*file)

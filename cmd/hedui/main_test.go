@@ -190,3 +190,38 @@ func mustDefaultCases(t *testing.T) []byte {
 	}
 	return b
 }
+
+// TestUserChangeNeedsItsAuditEntry: when the audit log named cannot take
+// the entry, the users file is left as it was (no unrecorded user change).
+func TestUserChangeNeedsItsAuditEntry(t *testing.T) {
+	dir := t.TempDir()
+	usersFile := filepath.Join(dir, "users.json")
+	auditLog := filepath.Join(dir, "audit.jsonl")
+	if code, _, stderr := hedui(t, "user", "add", "admin1", "--role", "admin", "--users", usersFile, "--audit", auditLog); code != 0 {
+		t.Fatalf("first user add: exit %d: %s", code, stderr)
+	}
+	before, err := os.ReadFile(usersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A folder where the log should be: the log cannot be opened.
+	broken := filepath.Join(dir, "broken")
+	if err := os.Mkdir(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := hedui(t, "user", "add", "intake1", "--role", "intake", "--users", usersFile, "--audit", broken)
+	if code == 0 || !strings.Contains(stderr, "the users file was not changed") {
+		t.Fatalf("user add with an unusable audit log: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	after, err := os.ReadFile(usersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("the users file changed although its audit entry could not be written")
+	}
+	code, stdout, stderr = hedui(t, "audit", "verify", "--data", dir)
+	if code != 0 || !strings.Contains(stdout, "1 entries, chain intact") {
+		t.Errorf("audit verify --data: exit %d, %q %q", code, stdout, stderr)
+	}
+}

@@ -33,6 +33,18 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "hedui user %s needs --users\n", sub)
 		return errUsage
 	}
+	// The audit log is opened before the users file changes: a log that
+	// cannot take the entry (locked by a running service, refused as
+	// damaged) must stop the change, not leave it unrecorded.
+	var log *audit.Log
+	if *auditFile != "" {
+		l, err := audit.Open(*auditFile)
+		if err != nil {
+			return fmt.Errorf("--audit %s: %w; the users file was not changed", *auditFile, err)
+		}
+		defer l.Close()
+		log = l
+	}
 	var detail string
 	switch sub {
 	case "add":
@@ -57,19 +69,14 @@ func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "password of %s set\n", name)
 		detail = "password of " + name + " set"
 	}
-	if *auditFile == "" {
+	if log == nil {
 		return nil
 	}
-	l, err := audit.Open(*auditFile)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
 	who := os.Getenv("USER")
 	if who == "" {
 		who = "cli"
 	}
-	return l.Append(audit.Entry{User: who, Role: "cli", Action: "user." + sub, Detail: detail})
+	return log.Append(audit.Entry{User: who, Role: "cli", Action: "user." + sub, Detail: detail})
 }
 
 // readPassword reads a password twice from the terminal, or once from a
