@@ -37,10 +37,14 @@ var errRewrite = errors.New("source rewritten whole")
 // source, a changed file list) falls back to the full rewrite.
 //
 // The rows to touch are found without reading the old rows: the source is
-// scanned in parallel by row group, each row encoded as a full build would,
-// and its table entry (group, digest, value hash) compared with the live
-// generation's digest table. The result is exactly the key set a full build
-// of the new snapshot would hold, under the old key prefix.
+// scanned in parallel by row group, each row's raw digest (its raw Parquet
+// values, hashed from the pages) compared with the live generation's digest
+// table; a row whose raw digest is unchanged keeps its entry undecoded.
+// Only the other rows (all of them when the live table predates raw
+// digests) are decoded and encoded as a full build would, and their table
+// entry (group, digest, value hash) compared. The result is exactly the key
+// set a full build of the new snapshot would hold, under the old key
+// prefix, at a cost that follows the change rather than the source.
 type delta struct {
 	db     *DB
 	m      *sources.Manifest
@@ -214,51 +218,11 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	var nrows, size, done, skipped atomic.Int64
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
 	err := rd.Scan(ctx, d.opts.Workers, nil, d.qual, func(c sources.Chunk, keys []personid.Parsed) error {
-		recs, bad, err := decodeAll(rd, c)
+		local, ents, bytes, bad, err := d.scanChunk(rd, cd, tr, c, keys, base[c.Index], fileIdx)
 		if err != nil {
 			return err
 		}
 		skipped.Add(int64(bad))
-		old, err := tr.read(base[c.Index], c.Rows, nil)
-		if err != nil {
-			return err
-		}
-		ents := make([]byte, len(recs)*entryLen)
-		var local []deltaRow
-		var buf []byte
-		var bytes int64
-		for i, rec := range recs {
-			r := deltaRow{seq: base[c.Index] + uint32(i)}
-			if (i+1)*entryLen <= len(old) {
-				r.old = getEntry(old[i*entryLen:])
-			}
-			if rec != nil {
-				if keys[i].Reason == personid.ReasonNone {
-					r.key = keys[i].Key
-				}
-				o := rec.Base()
-				o.Key = r.key
-				fi, ok := fileIdx[o.File]
-				if !ok {
-					return fmt.Errorf("record of file %q that the entry does not list", o.File)
-				}
-				buf, _ = cd.appendRecord(buf[:0], rec, fi)
-				flag, group := recordGroup(r.key, rec)
-				r.new = entryOf(flag, group, buf)
-				r.new.put(ents[i*entryLen:])
-			}
-			if r.old == r.new {
-				continue
-			}
-			if rec != nil {
-				r.val = append([]byte(nil), buf...)
-				if p, ok := rec.(*sources.Police); ok {
-					r.hukou = p.HukouNo
-				}
-			}
-			bytes += int64(2*len(r.val)) + perRowOverhead
-			local = append(local, r)
-		}
 		if err := tw.writeAt(base[c.Index], ents); err != nil {
 			return err
 		}
@@ -297,6 +261,101 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	}
 	slices.SortFunc(out, func(a, b deltaRow) int { return int(int64(a.seq) - int64(b.seq)) })
 	return out, nil
+}
+
+// scanChunk compares the rows of chunk c (first ordinal seq0) with the live
+// table: a row whose raw digest is the live one's is the same row and keeps
+// its entry undecoded; the others are decoded and encoded as a full build
+// would. It returns the rows that differ, the chunk's new table entries,
+// the transaction bytes the rows take and the rows that did not convert.
+func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sources.Chunk, keys []personid.Parsed,
+	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, int64, int, error) {
+	old, err := tr.read(seq0, c.Rows, nil)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	raws := rowDigests(d.db, rd, c)
+	ents := make([]byte, c.Rows*entryLen)
+	olds := make([]rowEntry, c.Rows)
+	bad := 0
+	var todo []int
+	for i := range olds {
+		if (i+1)*entryLen <= len(old) {
+			olds[i] = getEntry(old[i*entryLen:])
+		}
+		if o := olds[i]; raws != nil && o.raw != 0 && o.raw == raws[i] {
+			o.put(ents[i*entryLen:])
+			if o.flag == 0 {
+				bad++ // it did not convert before either
+			}
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if d.opts.decoded != nil {
+		d.opts.decoded.Add(int64(len(todo)))
+	}
+	recs, nbad := decodeSome(rd, c, todo)
+	bad += nbad
+	var local []deltaRow
+	var buf []byte
+	var bytes int64
+	for j, i := range todo {
+		rec := recs[j]
+		r := deltaRow{seq: seq0 + uint32(i), old: olds[i]}
+		if rec != nil {
+			if keys[i].Reason == personid.ReasonNone {
+				r.key = keys[i].Key
+			}
+			o := rec.Base()
+			o.Key = r.key
+			fi, ok := fileIdx[o.File]
+			if !ok {
+				return nil, nil, 0, 0, fmt.Errorf("record of file %q that the entry does not list", o.File)
+			}
+			buf, _ = cd.appendRecord(buf[:0], rec, fi)
+			flag, group := recordGroup(r.key, rec)
+			r.new = entryOf(flag, group, buf)
+			r.new.put(ents[i*entryLen:])
+		}
+		if r.old.sameRecord(r.new) {
+			continue
+		}
+		if rec != nil {
+			r.val = append([]byte(nil), buf...)
+			if p, ok := rec.(*sources.Police); ok {
+				r.hukou = p.HukouNo
+			}
+		}
+		bytes += int64(2*len(r.val)) + perRowOverhead
+		local = append(local, r)
+	}
+	putRaws(ents, raws)
+	return local, ents, bytes, bad, nil
+}
+
+// decodeSome decodes the given rows of c (ascending); when a value does not
+// convert, it decodes them one by one and leaves the bad rows nil, as
+// decodeAll does.
+func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int) ([]sources.Record, int) {
+	if len(rows) == 0 {
+		return nil, 0
+	}
+	recs, err := rd.Decode(c, rows)
+	if err == nil {
+		return recs, 0
+	}
+	recs = make([]sources.Record, len(rows))
+	bad := 0
+	for j, i := range rows {
+		one, err := rd.Decode(c, []int{i})
+		if err != nil {
+			bad++
+			continue
+		}
+		recs[j] = one[0]
+	}
+	return recs, bad
 }
 
 // groupDiff counts, per change-set group, how often each identity was added

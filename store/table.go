@@ -27,15 +27,23 @@ import (
 // are not live (a writer died). A missing or unreadable table only costs a
 // full rewrite of the source.
 //
-// Layout: header (magic "HDT1", src uint16, 2 zero bytes, gen uint32,
+// Layout: header (magic "HDT2", src uint16, 2 zero bytes, gen uint32,
 // rows uint64, all little-endian) then one entry per row ordinal:
 // flag (1: 0 = no record, 'R' valid ID, 'N' name+DOB), group, digest,
-// value hash (8 bytes each, little-endian).
+// value hash, raw digest (8 bytes each, little-endian).
+//
+// The raw digest (sources.Reader.RowDigests) digests the row's raw Parquet
+// values, where it sits and how they convert, so that an update decodes only
+// the rows whose raw digest changed; 0 means none. Tables of format 1
+// ("HDT1") lack it: they read as entries with raw digest 0, and every row of
+// such a generation is decoded, as before.
 const (
-	tableMagic  = "HDT1"
-	tableHeader = 4 + 2 + 2 + 4 + 8
-	entryLen    = 1 + 8 + 8 + 8
-	tablesDir   = "tables"
+	tableMagic   = "HDT2"
+	tableMagicV1 = "HDT1"
+	tableHeader  = 4 + 2 + 2 + 4 + 8
+	entryLen     = 1 + 8 + 8 + 8 + 8
+	entryLenV1   = 1 + 8 + 8 + 8
+	tablesDir    = "tables"
 )
 
 // rowEntry is one row of a digest table.
@@ -44,6 +52,14 @@ type rowEntry struct {
 	group  uint64
 	digest uint64
 	vhash  uint64
+	raw    uint64 // the row's raw digest; 0: unknown
+}
+
+// sameRecord reports whether two entries stand for the same stored row
+// (whatever their raw digests).
+func (e rowEntry) sameRecord(o rowEntry) bool {
+	e.raw, o.raw = 0, 0
+	return e == o
 }
 
 func (e rowEntry) put(b []byte) {
@@ -51,11 +67,13 @@ func (e rowEntry) put(b []byte) {
 	binary.LittleEndian.PutUint64(b[1:], e.group)
 	binary.LittleEndian.PutUint64(b[9:], e.digest)
 	binary.LittleEndian.PutUint64(b[17:], e.vhash)
+	binary.LittleEndian.PutUint64(b[25:], e.raw)
 }
 
 func getEntry(b []byte) rowEntry {
 	return rowEntry{flag: b[0], group: binary.LittleEndian.Uint64(b[1:]),
-		digest: binary.LittleEndian.Uint64(b[9:]), vhash: binary.LittleEndian.Uint64(b[17:])}
+		digest: binary.LittleEndian.Uint64(b[9:]), vhash: binary.LittleEndian.Uint64(b[17:]),
+		raw: binary.LittleEndian.Uint64(b[25:])}
 }
 
 // entryOf is the table entry of a stored value filed under flag and group.
@@ -149,8 +167,9 @@ func syncDir(dir string) error {
 
 // tableReader reads a committed table.
 type tableReader struct {
-	f    *os.File
-	rows int64
+	f     *os.File
+	rows  int64
+	width int // bytes per entry in the file: entryLen, or entryLenV1 for format 1
 }
 
 var errNoTable = errors.New("no digest table")
@@ -173,12 +192,16 @@ func (db *DB) openTable(src uint16, gen uint32) (*tableReader, error) {
 		return nil, err
 	}
 	rows := int64(binary.LittleEndian.Uint64(h[12:]))
-	if string(h[:4]) != tableMagic || binary.LittleEndian.Uint16(h[4:]) != src ||
-		binary.LittleEndian.Uint32(h[8:]) != gen || st.Size() != tableHeader+rows*entryLen {
+	width := entryLen
+	if string(h[:4]) == tableMagicV1 {
+		width = entryLenV1
+	}
+	if string(h[:4]) != tableMagic && width == entryLen || binary.LittleEndian.Uint16(h[4:]) != src ||
+		binary.LittleEndian.Uint32(h[8:]) != gen || st.Size() != tableHeader+rows*int64(width) {
 		f.Close()
 		return nil, fmt.Errorf("digest table %s: bad header or size", db.tablePath(src, gen))
 	}
-	return &tableReader{f: f, rows: rows}, nil
+	return &tableReader{f: f, rows: rows, width: width}, nil
 }
 
 // read returns the entries of rows [seq, seq+n) that the table holds
@@ -188,12 +211,23 @@ func (t *tableReader) read(seq uint32, n int, dst []byte) ([]byte, error) {
 	if end <= int64(seq) {
 		return dst[:0], nil
 	}
-	size := int((end - int64(seq)) * entryLen)
+	n = int(end - int64(seq))
+	size := n * entryLen
 	if cap(dst) < size {
 		dst = make([]byte, size)
 	}
 	dst = dst[:size]
-	_, err := t.f.ReadAt(dst, tableHeader+int64(seq)*entryLen)
+	if t.width == entryLen {
+		_, err := t.f.ReadAt(dst, tableHeader+int64(seq)*entryLen)
+		return dst, err
+	}
+	// Format 1: widen each entry in place, from the last one down, with a
+	// zero raw digest.
+	_, err := t.f.ReadAt(dst[:n*t.width], tableHeader+int64(seq)*int64(t.width))
+	for i := n - 1; i >= 0; i-- {
+		copy(dst[i*entryLen:], dst[i*t.width:(i+1)*t.width])
+		clear(dst[i*entryLen+t.width : (i+1)*entryLen])
+	}
 	return dst, err
 }
 

@@ -39,6 +39,8 @@ type UpdateOptions struct {
 	// maxDeltaRows caps the changed rows of a delta (tests); 0 means what
 	// one badger transaction holds.
 	maxDeltaRows int64
+	// decoded, if set, counts the rows a delta decoded (tests).
+	decoded *atomic.Int64
 }
 
 // SourceUpdate says what Update did with one manifest entry.
@@ -350,8 +352,10 @@ func (w *genWriter) write(ctx context.Context) error {
 		skipped.Add(int64(bad))
 		local := map[[3]string]bool{}
 		var ents []byte
+		var raws []uint64
 		if w.table != nil {
 			ents = make([]byte, len(recs)*entryLen)
+			raws = rowDigests(w.db, rd, c)
 		}
 		for i, rec := range recs {
 			if rec == nil {
@@ -387,6 +391,7 @@ func (w *genWriter) write(ctx context.Context) error {
 			}
 		}
 		if ents != nil {
+			putRaws(ents, raws)
 			if err := w.table.writeAt(base[c.Index], ents); err != nil {
 				return err
 			}
@@ -458,6 +463,29 @@ func decodeAll(rd *sources.Reader, c sources.Chunk) ([]sources.Record, int, erro
 		recs[i] = one[0]
 	}
 	return recs, bad, nil
+}
+
+// rowDigests returns the raw digests of chunk c's rows (sources.Reader.
+// RowDigests), or nil when they cannot be computed: the rows then get no raw
+// digest, and the next update decodes them all, as without digests.
+func rowDigests(db *DB, rd *sources.Reader, c sources.Chunk) []uint64 {
+	raws, err := rd.RowDigests(c, nil)
+	if err != nil {
+		db.log.Warn("index: rows without raw digests", "file", c.File, "row_group", c.RowGroup, "err", err)
+		return nil
+	}
+	return raws
+}
+
+// putRaws writes the raw digests into a chunk's table entries (rows that
+// did not convert included: their zero entry then says so for the same raw
+// row).
+func putRaws(ents []byte, raws []uint64) {
+	for i, r := range raws {
+		if (i+1)*entryLen <= len(ents) {
+			binary.LittleEndian.PutUint64(ents[i*entryLen+25:], r)
+		}
+	}
 }
 
 // recordGroup is the key kind and group a record is filed under: its

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+)
+
+// regionCopy copies the test region and rewrites its pension and police
+// files once with the layouts the tests edit them with, so that an edit
+// changes values and not the files' column types.
+func regionCopy(t *testing.T) (dir, manifest, police string) {
+	t.Helper()
+	man, err := regions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(t.TempDir(), "region")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(man[0]))); err != nil {
+		t.Fatal(err)
+	}
+	polices, err := filepath.Glob(filepath.Join(dir, "sources/police-*.parquet"))
+	if err != nil || len(polices) == 0 {
+		t.Fatalf("no police file: %v", err)
+	}
+	editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile { return rows })
+	editFile(t, polices[0], func(rows []policeFile) []policeFile { return rows })
+	return dir, filepath.Join(dir, "sources.yaml"), polices[0]
+}
+
+// TestDeltaDecodesOnlyChangedRows: a change of one value in one row, of a
+// column that only some rows fill (null to a date, a date to another, a date
+// to null), and a value that no longer converts are found by the rows' raw
+// digests: only those rows are decoded, and the index equals a full rewrite
+// (quarantine counts included).
+func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
+	dir, manifest, police := regionCopy(t)
+	deltaDB := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
+	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
+	defer func() { deltaDB.Close(); fullDB.Close() }()
+	for _, db := range []*DB{deltaDB, fullDB} {
+		updateWith(t, db, manifest, UpdateOptions{})
+	}
+	var filled, emptied, redated int
+	rounds := []struct {
+		name    string
+		edit    func()
+		decoded int64
+	}{
+		{"one value, a sparse column, a bad value", func() {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				rows[10].MonthlyAmount = "4321.50"
+				rows[12].MonthlyAmount = "not an amount"
+				return rows
+			})
+			editFile(t, police, func(rows []policeFile) []policeFile {
+				filled, emptied, redated = -1, -1, -1
+				for i := range rows {
+					switch {
+					case rows[i].StatusDate == nil && filled < 0:
+						filled = i
+					case rows[i].StatusDate != nil && emptied < 0:
+						emptied = i
+					case rows[i].StatusDate != nil && redated < 0:
+						redated = i
+					}
+				}
+				if filled < 0 || emptied < 0 || redated < 0 {
+					t.Fatal("the police file lacks rows with and without a status date")
+				}
+				day := int32(20000)
+				rows[filled].StatusDate = &day
+				rows[emptied].StatusDate = nil
+				*rows[redated].StatusDate++
+				return rows
+			})
+		}, 5},
+		{"nothing changed but the snapshot", func() {}, 0},
+		{"the bad value mended", func() {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				rows[12].MonthlyAmount = "12.00"
+				return rows
+			})
+		}, 1},
+	}
+	for i, r := range rounds {
+		r.edit()
+		day := fmt.Sprintf("2026-10-%02d", 29+i)
+		setSnapshot(t, manifest, "sources/pension.parquet", day)
+		setSnapshot(t, manifest, "sources/police-*.parquet", day)
+		var decoded atomic.Int64
+		got := updateWith(t, deltaDB, manifest, UpdateOptions{decoded: &decoded})
+		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
+		if n := decoded.Load(); n != r.decoded {
+			t.Errorf("%s: %d rows decoded, want %d", r.name, n, r.decoded)
+		}
+		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
+			if got[p].Action != "updated" || got[p].Rows != want[p].Rows {
+				t.Fatalf("%s: %s: %+v, a full rewrite %+v", r.name, p, got[p], want[p])
+			}
+		}
+		sameIndex(t, r.name, dump(t, deltaDB), dump(t, fullDB))
+		checkConsistent(t, deltaDB)
+	}
+}
+
+// TestDeltaFromOldTableDecodesAll: a live generation whose digest table is
+// of format 1 (no raw digests) is updated by decoding every row, and the
+// result equals a full rewrite; its new table has raw digests again.
+func TestDeltaFromOldTableDecodesAll(t *testing.T) {
+	dir, manifest, _ := regionCopy(t)
+	deltaDB := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
+	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
+	defer func() { deltaDB.Close(); fullDB.Close() }()
+	for _, db := range []*DB{deltaDB, fullDB} {
+		updateWith(t, db, manifest, UpdateOptions{})
+	}
+	pension := filepath.Join(dir, "sources/pension.parquet")
+	downgradeTables(t, deltaDB)
+	for i, value := range []string{"4321.50", "4321.75"} {
+		editFile(t, pension, func(rows []pensionFile) []pensionFile {
+			rows[10].MonthlyAmount = value
+			return rows
+		})
+		setSnapshot(t, manifest, "sources/pension.parquet", fmt.Sprintf("2026-10-%02d", 29+i))
+		var decoded atomic.Int64
+		got := updateWith(t, deltaDB, manifest, UpdateOptions{decoded: &decoded})
+		updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
+		rows := got["sources/pension.parquet"].Rows
+		if want := map[int]int64{0: rows, 1: 1}[i]; decoded.Load() != want || got["sources/pension.parquet"].Delta != 1 {
+			t.Fatalf("update %d: %d rows decoded, want %d; %+v", i, decoded.Load(), want, got["sources/pension.parquet"])
+		}
+		sameIndex(t, fmt.Sprintf("update %d", i), dump(t, deltaDB), dump(t, fullDB))
+		checkConsistent(t, deltaDB)
+	}
+}
+
+// downgradeTables rewrites every live digest table of db in format 1.
+func downgradeTables(t *testing.T, db *DB) {
+	t.Helper()
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range cat.Sources {
+		path := db.tablePath(s.ID, s.Gen)
+		b, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := append([]byte(tableMagicV1), b[4:tableHeader]...)
+		for i := tableHeader; i+entryLen <= len(b); i += entryLen {
+			out = append(out, b[i:i+entryLenV1]...)
+		}
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no digest table to downgrade")
+	}
+}
