@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -134,14 +135,21 @@ func NewToken() string {
 }
 
 // dummyHash is compared against when a login names no user, so that a
-// wrong name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), BcryptCost)
+// wrong name takes as long as a wrong password. It is made on first use,
+// not at start-up: a bcrypt hash costs about 0.2 s, which every hedui
+// command paid whether it checked a password or not. (The first login
+// without a user then pays for the hash besides the comparison, once.)
+var dummyHash = sync.OnceValue(func() []byte {
+	// It fails only for a cost out of range or a password over 72 bytes.
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), BcryptCost)
+	return h
+})
 
 // CheckPassword returns the user if name and password match.
 func (f *File) CheckPassword(name, password string) (*User, bool) {
 	u := f.Find(name)
 	if u == nil || u.PasswordHash == "" {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return nil, false
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
