@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -128,4 +129,58 @@ func TestRowDigestsCSV(t *testing.T) {
 	if d := differing(a, b); fmt.Sprint(d) != "[17]" || len(a) != 50 {
 		t.Errorf("rows %v of %d changed digest, want [17]", d, len(a))
 	}
+}
+
+// benchPensionRow is a pension export's layout (as synth writes it).
+type benchPensionRow struct {
+	PersonID         string `parquet:"person_id"`
+	Scheme           string `parquet:"scheme,dict"`
+	State            string `parquet:"state,dict"`
+	MonthlyAmount    string `parquet:"monthly_amount"`
+	ContributionBase string `parquet:"contribution_base"`
+	Period           string `parquet:"period,dict"`
+}
+
+// BenchmarkRowDigests compares, per row of a 1M-row pension file, what an
+// update pays to find the changed rows (RowDigests) with what decoding every
+// row costs (Decode). rows/s counts rows of the file.
+func BenchmarkRowDigests(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "pension.parquet")
+	ids := benchIDs(b, benchRows, false)
+	rows := make([]benchPensionRow, benchRows)
+	for i := range rows {
+		rows[i] = benchPensionRow{ids[i], "employee", "receiving", fmt.Sprintf("%d.%02d", 1000+i%3000, i%100),
+			fmt.Sprintf("%d.00", 3000+i%5000), "202610"}
+	}
+	writeBenchFile(b, path, rows)
+	m, e := testEntry(KindPension, path)
+	r, err := Open(context.Background(), m, e, ReadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	chunks := r.Chunks()
+	b.Run("digests", func(b *testing.B) {
+		var d []uint64
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, c := range chunks {
+				if d, err = r.RowDigests(c, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, c := range chunks {
+				if _, err := r.Decode(c, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
 }
