@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // regionCopy copies the test region and rewrites its pension and police
@@ -84,25 +88,71 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 				return rows
 			})
 		}, 1},
+		{"a CSV source: a blank cell filled, a number changed", func() {
+			editCSV(t, filepath.Join(dir, "sources/realestate.csv"), func(rows [][]string) {
+				col := map[string]int{}
+				for i, h := range rows[0] {
+					col[h] = i
+				}
+				share, area := col["权利份额"], col["建筑面积"]
+				if rows[2][share] != "" {
+					t.Fatalf("row 2 has a share %q; the test wants a blank one", rows[2][share])
+				}
+				rows[2][share] = "0.5"
+				rows[3][area] = "1234.50"
+			})
+		}, 2},
 	}
 	for i, r := range rounds {
 		r.edit()
-		day := fmt.Sprintf("2026-10-%02d", 29+i)
+		day := fmt.Sprintf("2026-10-%02d", 27+i)
 		setSnapshot(t, manifest, "sources/pension.parquet", day)
 		setSnapshot(t, manifest, "sources/police-*.parquet", day)
+		setSnapshot(t, manifest, "sources/realestate.csv", day)
 		var decoded atomic.Int64
 		got := updateWith(t, deltaDB, manifest, UpdateOptions{decoded: &decoded})
 		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
 		if n := decoded.Load(); n != r.decoded {
 			t.Errorf("%s: %d rows decoded, want %d", r.name, n, r.decoded)
 		}
-		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
+		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet", "sources/realestate.csv"} {
 			if got[p].Action != "updated" || got[p].Rows != want[p].Rows {
 				t.Fatalf("%s: %s: %+v, a full rewrite %+v", r.name, p, got[p], want[p])
 			}
 		}
 		sameIndex(t, r.name, dump(t, deltaDB), dump(t, fullDB))
 		checkConsistent(t, deltaDB)
+	}
+}
+
+// editCSV rewrites a GB 18030 CSV file with change applied to its records
+// (the header first).
+func editCSV(t *testing.T, path string, change func(rows [][]string)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	utf, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(utf)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(rows)
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	gb, err := simplifiedchinese.GB18030.NewEncoder().Bytes(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, gb, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
