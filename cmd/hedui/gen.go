@@ -81,7 +81,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, res.Summary, out)
+	printSummary(stdout, res.Summary, out, true)
 	return compareTruth(stdout, filepath.Join(data, "truth.csv"), res.Flags)
 }
 

@@ -149,7 +149,7 @@ func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode
 	if err := review.RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, res); err != nil {
 		return fmt.Errorf("record the run in the index: %w", err)
 	}
-	printSummary(stdout, res.Summary, out)
+	printSummary(stdout, res.Summary, out, true)
 	fmt.Fprintf(stdout, "flags recorded in the index %s as the baseline of incremental runs\n", dir)
 	return nil
 }

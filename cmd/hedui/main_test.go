@@ -225,3 +225,34 @@ func TestUserChangeNeedsItsAuditEntry(t *testing.T) {
 		t.Errorf("audit verify --data: exit %d, %q %q", code, stdout, stderr)
 	}
 }
+
+// TestShardedRunSkipsReportsUnlessAsked: a run that needed shards skips the
+// reports (they hold every flag in memory) and says so; -reports=true
+// writes them anyway; one shard writes them as always.
+func TestShardedRunSkipsReportsUnlessAsked(t *testing.T) {
+	manifest := filepath.Join(countyDir(t), "sources.yaml")
+	for _, tc := range []struct {
+		args    []string
+		reports bool
+		say     string
+	}{
+		{[]string{"--shards", "3"}, false, "reports skipped: the run took 3 shards"},
+		{[]string{"--shards", "3", "-reports=true"}, true, "reports: "},
+		{[]string{"--shards", "1"}, true, "reports: "},
+		{[]string{"-reports=false"}, false, "reports skipped (-reports=false)"},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		args := append([]string{"run", "--manifest", manifest, "--out", out, "--workers", "2"}, tc.args...)
+		code, stdout, stderr := hedui(t, args...)
+		if code != 0 {
+			t.Fatalf("hedui %v: exit %d: %s", tc.args, code, stderr)
+		}
+		if !strings.Contains(stdout, tc.say) {
+			t.Errorf("hedui run %v: output lacks %q:\n%s", tc.args, tc.say, stdout)
+		}
+		_, err := os.Stat(filepath.Join(out, "report.html"))
+		if got := err == nil; got != tc.reports {
+			t.Errorf("hedui run %v: report.html written %v, want %v", tc.args, got, tc.reports)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,7 +33,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 0, "row groups read at once (default: every core)")
 	shards := fs.Int("shards", 0, "match, evaluate and write the households in this many shards, one after the other: less memory, same outputs (default: from --memory-budget)")
 	budget := fs.String("memory-budget", "", "memory the run may use, e.g. 6GiB or 512MiB; decides the number of shards (default: 6GiB)")
-	reports := fs.Bool("reports", true, "write report.html and report.xlsx (-reports=false skips them: at province scale they need more memory than the review; write them later with hedui report)")
+	reports := fs.Bool("reports", true, "write report.html and report.xlsx; by default they are skipped when the run needs more than one shard (they hold every flag in memory): -reports=true writes them anyway, -reports=false never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file at the end")
 	if err := parseFlags(fs, args); err != nil {
@@ -75,21 +76,48 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, stdout, stderr)
 	}
 	limitMemory(budgetBytes)
-	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, !*reports, stderr)
+	want := reportsAlways
+	if !*reports {
+		want = reportsNever
+	} else if !flagGiven(fs, "reports") {
+		want = reportsOneShard
+	}
+	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, want, stderr)
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, res.Summary, *out)
-	if !*reports {
+	printSummary(stdout, res.Summary, *out, false)
+	switch {
+	case !*reports:
 		fmt.Fprintf(stdout, "reports skipped (-reports=false); write them with: hedui report --run %s\n", *out)
+	case want == reportsOneShard && res.Shards > 1:
+		fmt.Fprintf(stdout, "reports skipped: the run took %d shards to stay within its memory budget, and the reports hold every flag in memory; write them with -reports=true or hedui report --run %s where memory allows\n", res.Shards, *out)
+	default:
+		printReports(stdout, *out)
 	}
 	return nil
+}
+
+// reportPolicy says when a run writes report.html and report.xlsx.
+type reportPolicy int
+
+const (
+	reportsAlways   reportPolicy = iota
+	reportsOneShard              // only when the run fit in one shard
+	reportsNever
+)
+
+// flagGiven reports whether the command line set the named flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // runReview runs a full-base review in one shard, so that the result holds
 // every household and flag (the index baseline and gen's truth check read them).
 func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, stderr io.Writer) (*review.Result, error) {
-	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, false, stderr)
+	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, reportsAlways, stderr)
 }
 
 // limitMemory makes the garbage collector keep the heap within the memory
@@ -133,9 +161,9 @@ func parseBytes(s string) (int64, error) {
 }
 
 // runReviewSharded runs a full-base review with a progress bar on a
-// terminal; shape gives its shards or memory budget. The reports are
-// written unless noReports.
-func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, shape review.Config, noReports bool, stderr io.Writer) (*review.Result, error) {
+// terminal; shape gives its shards or memory budget; reports says when the
+// reports are written.
+func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, shape review.Config, reports reportPolicy, stderr io.Writer) (*review.Result, error) {
 	bar := newProgress(stderr)
 	defer bar.close()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -151,8 +179,8 @@ func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, 
 		},
 		// The reports are part of the run: written inside the same
 		// all-or-nothing step as the outputs they summarize.
-		Finish: func(ctx context.Context, dir string, _ *review.Result) error {
-			if noReports {
+		Finish: func(ctx context.Context, dir string, res *review.Result) error {
+			if reports == reportsNever || (reports == reportsOneShard && res.Shards > 1) {
 				return nil
 			}
 			return report.Write(ctx, dir, report.Options{Rules: set})
@@ -182,8 +210,9 @@ func loadRules(path string) (*rules.Set, error) {
 	return rules.Load(path)
 }
 
-// printSummary prints the headline counts of a run and where its outputs are.
-func printSummary(w io.Writer, s *review.Summary, out string) {
+// printSummary prints the headline counts of a run and where its outputs
+// are, with the reports when withReports.
+func printSummary(w io.Writer, s *review.Summary, out string, withReports bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "as of\t%s\nrule set\t%.12s\nhouseholds\t%d (%d members)\nomission candidates\t%d\nflags\t%d on %d households\nrows read\t%d in %.1fs (match) + %.1fs (rules)\n",
 		s.AsOf, s.RuleSetDigest, s.Households, s.Members, s.Candidates, s.Flags, s.FlaggedHouseholds, s.RowsRead, s.MatchSeconds, s.RulesSeconds)
@@ -202,6 +231,12 @@ func printSummary(w io.Writer, s *review.Summary, out string) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\noutputs in %s: flags.parquet, flags.csv, households.parquet, summary.json, quality.json, quarantine/\n", out)
+	if withReports {
+		printReports(w, out)
+	}
+}
+
+func printReports(w io.Writer, out string) {
 	fmt.Fprintf(w, "reports: %s (open in a browser), %s (Excel)\n", filepath.Join(out, "report.html"), filepath.Join(out, "report.xlsx"))
 }
 
