@@ -141,8 +141,10 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 			return errors.New("damaged Parquet column chunk: more values than rows")
 		}
 		data := p.Data()
-		hashes := dictHash
-		if dict := p.Dictionary(); dict != nil {
+		dict := p.Dictionary()
+		var hashes []uint64
+		var idx []int32
+		if dict != nil {
 			if dict != lastDict {
 				lastDict = dict
 				dv := dict.Page().Data()
@@ -151,17 +153,13 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 					return err
 				}
 			}
-			hashes = dictHash
+			hashes, idx = dictHash, data.Int32()
 		} else {
 			var err error
 			if scratch, err = hashValues(&data, rc.phys, scratch[:0]); err != nil {
 				return err
 			}
 			hashes = scratch
-		}
-		var idx []int32
-		if p.Dictionary() != nil {
-			idx = data.Int32()
 		}
 		j := 0
 		for i := 0; i < n; i++ {
@@ -170,7 +168,7 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 				continue
 			}
 			k := j
-			if idx != nil {
+			if dict != nil {
 				if j >= len(idx) {
 					return errors.New("damaged Parquet page: fewer values than rows")
 				}
@@ -182,7 +180,7 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 			dst[row+i] = hashes[k]
 			j++
 		}
-		if idx == nil && j != len(hashes) {
+		if dict == nil && j != len(hashes) {
 			return errors.New("damaged Parquet page: values and rows disagree")
 		}
 		row += n

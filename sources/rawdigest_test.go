@@ -93,6 +93,16 @@ func TestRowDigests(t *testing.T) {
 	if d := differing(base, rowDigestsOf(t, edited, nil)); fmt.Sprint(d) != "[5 7 10 11 20]" {
 		t.Errorf("rows %v changed digest, want [5 7 10 11 20]", d)
 	}
+	// A row group whose employer is null throughout: its pages hold no value.
+	blank := func(employer, _ []any) {
+		for i := 64; i < 128; i++ {
+			employer[i] = nil
+		}
+	}
+	plainBlank := rowDigestsOf(t, payrollCols(t, false, blank), nil)
+	if d := differing(plainBlank, rowDigestsOf(t, payrollCols(t, true, blank), nil)); len(d) != 0 {
+		t.Errorf("dictionary encoding changed the digests of rows %v (a row group of nulls)", d)
+	}
 	units := rowDigestsOf(t, payrollCols(t, false, nil), func(e *Entry) {
 		e.Units = map[string]string{"monthly_salary": "yuan"}
 	})
