@@ -41,9 +41,9 @@ type Census struct {
 	rows       []rosterRef       // roster rows grouped by household (sorted), roster order within
 	// roster holds the decoded roster rows per chunk when the roster is
 	// small enough (keepRosterRows): shards then need not decode them again.
-	roster [][]sources.Record
-	candidates []personid.Key    // omission candidates, sorted by key
-	hits       []entryHits       // per source entry (manifest order): the rows that match somebody
+	roster     [][]sources.Record
+	candidates []personid.Key // omission candidates, sorted by key
+	hits       []entryHits    // per source entry (manifest order): the rows that match somebody
 
 	shards  []shardRange
 	localOf []int32      // census person index → the current shard's person; -1 if not in it

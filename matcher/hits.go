@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -174,47 +175,22 @@ func (c *Census) probeKeys(rd *sources.Reader, ch sources.Chunk, keys []personid
 // the census found for this shard's people, and attaches them in row order.
 func (r *run) decodeHits(ctx context.Context, i int, e *sources.Entry) error {
 	c := r.c
-	rd, err := sources.Open(ctx, c.m, e, sources.ReadOptions{CacheDir: c.opts.CacheDir})
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	chunks := rd.Chunks()
-	out := make([]chunkHits, len(chunks))
-	var total int64
-	for _, ch := range chunks {
-		total += int64(ch.Rows)
-	}
-	tick := c.progress(e, "match", total)
-	var g errgroup.Group
-	g.SetLimit(c.opts.Workers)
-	for ci, hs := range c.hits[i].rows {
-		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				return err
+	out := make([]chunkHits, len(c.hits[i].rows))
+	pick := func(ci int) []int {
+		o := &out[ci]
+		for _, h := range c.hits[i].rows[ci] {
+			if l := c.localOf[h.person]; l >= 0 {
+				o.hits = append(o.hits, hit{row: int(h.row), person: l, mate: -1, nameDOB: h.weak})
 			}
-			o := &out[ci]
-			for _, h := range hs {
-				if l := c.localOf[h.person]; l >= 0 {
-					o.hits = append(o.hits, hit{row: int(h.row), person: l, mate: -1, nameDOB: h.weak})
-				}
-			}
-			if len(o.hits) > 0 {
-				rows := make([]int, len(o.hits))
-				for k, h := range o.hits {
-					rows[k] = h.row
-				}
-				recs, err := rd.Decode(chunks[ci], rows)
-				if err != nil {
-					return err
-				}
-				o.recs = recs
-			}
-			tick(chunks[ci].Rows)
-			return nil
-		})
+		}
+		rows := make([]int, len(o.hits))
+		for k, h := range o.hits {
+			rows[k] = h.row
+		}
+		return rows
 	}
-	if err := g.Wait(); err != nil {
+	keep := func(ci int, _ []int, recs []sources.Record) { out[ci].recs = recs }
+	if err := c.decodeChosen(ctx, e, "match", len(out), pick, keep); err != nil {
 		return err
 	}
 	for k := range out {
@@ -222,4 +198,45 @@ func (r *run) decodeHits(ctx context.Context, i int, e *sources.Entry) error {
 		out[k] = chunkHits{}
 	}
 	return nil
+}
+
+// decodeChosen decodes, chunk by chunk in parallel on the census's workers,
+// the rows pick chooses among the first n chunks of entry e, and gives each
+// chunk's rows and records to keep (concurrently, once per chunk with rows).
+// Progress counts every row of those chunks under pass.
+func (c *Census) decodeChosen(ctx context.Context, e *sources.Entry, pass string, n int,
+	pick func(ci int) []int, keep func(ci int, rows []int, recs []sources.Record)) error {
+	rd, err := sources.Open(ctx, c.m, e, sources.ReadOptions{CacheDir: c.opts.CacheDir})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	chunks := rd.Chunks()
+	if n > len(chunks) {
+		return fmt.Errorf("%s: %d chunks, the census saw %d", e.Path, len(chunks), n)
+	}
+	var total int64
+	for _, ch := range chunks {
+		total += int64(ch.Rows)
+	}
+	tick := c.progress(e, pass, total)
+	var g errgroup.Group
+	g.SetLimit(c.opts.Workers)
+	for ci := range n {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if rows := pick(ci); len(rows) > 0 {
+				recs, err := rd.Decode(chunks[ci], rows)
+				if err != nil {
+					return err
+				}
+				keep(ci, rows, recs)
+			}
+			tick(chunks[ci].Rows)
+			return nil
+		})
+	}
+	return g.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/cespare/xxhash/v2"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/sources"
@@ -81,43 +80,18 @@ func (r *run) findHousemates(ctx context.Context) (*housemates, error) {
 
 func (r *run) decodeHukou(ctx context.Context, i int, e *sources.Entry, byHukou map[uint64][]*facts.Member, hm *housemates) error {
 	c := r.c
-	rd, err := sources.Open(ctx, c.m, e, sources.ReadOptions{CacheDir: c.opts.CacheDir})
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	chunks := rd.Chunks()
-	out := make([]mateHit, len(chunks))
-	var total int64
-	for _, ch := range chunks {
-		total += int64(ch.Rows)
-	}
-	tick := c.progress(e, "hukou", total)
-	var g errgroup.Group
-	g.SetLimit(c.opts.Workers)
-	for ci, hs := range c.hits[i].hukou {
-		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				return err
+	out := make([]mateHit, len(c.hits[i].hukou))
+	pick := func(ci int) []int {
+		var rows []int
+		for _, h := range c.hits[i].hukou[ci] {
+			if byHukou[h.hash] != nil {
+				rows = append(rows, int(h.row))
 			}
-			var rows []int
-			for _, h := range hs {
-				if byHukou[h.hash] != nil {
-					rows = append(rows, int(h.row))
-				}
-			}
-			if len(rows) > 0 {
-				recs, err := rd.Decode(chunks[ci], rows)
-				if err != nil {
-					return err
-				}
-				out[ci] = mateHit{rows: rows, recs: recs}
-			}
-			tick(chunks[ci].Rows)
-			return nil
-		})
+		}
+		return rows
 	}
-	if err := g.Wait(); err != nil {
+	keep := func(ci int, rows []int, recs []sources.Record) { out[ci] = mateHit{rows: rows, recs: recs} }
+	if err := c.decodeChosen(ctx, e, "hukou", len(out), pick, keep); err != nil {
 		return err
 	}
 	for _, mh := range out {
