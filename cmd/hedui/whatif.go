@@ -26,6 +26,7 @@ func cmdWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sweep := fs.String("sweep", "", "NAME[@AREA|@REGION]=FROM:TO:STEP: evaluate a range of values (on top of --set)")
 	full := fs.Bool("full", false, "re-evaluate every rule on every household (default: only what a changed parameter reaches)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "households evaluated in parallel")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +34,11 @@ func cmdWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "hedui whatif needs --run and --out")
 		return errUsage
 	}
+	stop, err := startProfiles(*cpuprofile, "")
+	if err != nil {
+		return err
+	}
+	defer stop()
 	var settings []whatif.Setting
 	for _, s := range sets {
 		st, err := whatif.ParseSetting(s)
