@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/hedui/hedui/serve"
+	"github.com/hedui/hedui/serve/users"
 	"github.com/hedui/hedui/store"
 )
 
@@ -54,6 +55,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	go users.WarmUp() // the first login with an unknown name must not answer faster
 	srv, err := serve.New(serve.Config{DB: db, Rules: set, UsersPath: *usersFile, DataDir: *data, Logger: logger,
 		Views: *views, SecureCookies: *cert != "" || *plain})
 	if err != nil {

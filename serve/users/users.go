@@ -145,6 +145,11 @@ var dummyHash = sync.OnceValue(func() []byte {
 	return h
 })
 
+// WarmUp makes the hash a login without a user is compared against, so that
+// even the first such login takes as long as a wrong password. The service
+// calls it at start; other commands never pay for it.
+func WarmUp() { dummyHash() }
+
 // CheckPassword returns the user if name and password match.
 func (f *File) CheckPassword(name, password string) (*User, bool) {
 	u := f.Find(name)
