@@ -75,11 +75,21 @@ func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household
 		}
 		h.Members = append(h.Members, m)
 	}
-	for _, m := range h.Members {
+	a := &assembly{ix: ix, h: h, roster: make([][]*sources.RosterMember, len(h.Members))}
+	for i, m := range h.Members {
 		if m.Key == 0 {
 			continue
 		}
-		if err := memberRecords(ix, h, m); err != nil {
+		var err error
+		if a.roster[i], err = ix.RosterRows(m.Key); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, m := range h.Members {
+		if m.Key == 0 {
+			continue
+		}
+		if err := a.memberRecords(i, m); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -87,21 +97,27 @@ func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household
 		if m.Key == 0 {
 			continue
 		}
-		if err := memberHousemates(ix, h, m); err != nil {
+		if err := a.memberHousemates(m); err != nil {
 			return nil, nil, err
 		}
 	}
 	return h, invalid, nil
 }
 
+// assembly is one household being assembled: what the index said of its
+// members, asked once per household rather than once per member and pair.
+type assembly struct {
+	ix     Index
+	h      *facts.Household
+	roster [][]*sources.RosterMember // each member's roster rows
+	hukou  map[uint64][]Indexed      // police rows by hukou hash, as first read
+}
+
 // memberRecords attaches m's records by ID and, when m's name + birth date
 // + region is unambiguous, the records without a valid ID that carry them;
 // and fills OtherHouseholds.
-func memberRecords(ix Index, h *facts.Household, m *facts.Member) error {
-	roster, err := ix.RosterRows(m.Key)
-	if err != nil {
-		return err
-	}
+func (a *assembly) memberRecords(i int, m *facts.Member) error {
+	ix, h, roster := a.ix, a.h, a.roster[i]
 	first := m.Roster
 	if len(roster) > 0 {
 		first = roster[0]
@@ -121,7 +137,7 @@ func memberRecords(ix Index, h *facts.Household, m *facts.Member) error {
 	by, bm, bd := m.Key.BirthDate()
 	nd := nameDOBKey(first.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), first.Region)
 	if nd != 0 {
-		ok, err := unambiguous(ix, h, m.Key, nd)
+		ok, err := a.unambiguous(m.Key, nd)
 		if err != nil {
 			return err
 		}
@@ -144,8 +160,8 @@ func memberRecords(ix Index, h *facts.Household, m *facts.Member) error {
 
 // unambiguous reports whether key is the only person under name + birth
 // date hash nd, among the roster and this household's members.
-func unambiguous(ix Index, h *facts.Household, key personid.Key, nd uint64) (bool, error) {
-	keys, err := ix.RosterNameDOB(nd)
+func (a *assembly) unambiguous(key personid.Key, nd uint64) (bool, error) {
+	keys, err := a.ix.RosterNameDOB(nd)
 	if err != nil {
 		return false, err
 	}
@@ -154,16 +170,12 @@ func unambiguous(ix Index, h *facts.Household, key personid.Key, nd uint64) (boo
 			return false, nil
 		}
 	}
-	for _, o := range h.Members {
+	for i, o := range a.h.Members {
 		if o.Key == 0 || o.Key == key || slices.Contains(keys, o.Key) {
 			continue
 		}
 		// A member the roster does not know yet (a household checked at intake).
-		rs, err := ix.RosterRows(o.Key)
-		if err != nil {
-			return false, err
-		}
-		if len(rs) > 0 {
+		if len(a.roster[i]) > 0 {
 			continue
 		}
 		by, bm, bd := o.Key.BirthDate()
@@ -196,7 +208,8 @@ func mergeIndexed(a, b []Indexed) []Indexed {
 
 // memberHousemates finds the people on m's hukous (from m's police rows
 // matched by ID) who are not on m's household, with their staff records.
-func memberHousemates(ix Index, h *facts.Household, m *facts.Member) error {
+func (a *assembly) memberHousemates(m *facts.Member) error {
+	ix, h := a.ix, a.h
 	var hashes []uint64
 	for _, p := range m.Police {
 		if p.HukouNo == "" || p.Match != sources.MatchID {
@@ -208,7 +221,7 @@ func memberHousemates(ix Index, h *facts.Household, m *facts.Member) error {
 	}
 	var rows []Indexed
 	for _, hh := range hashes {
-		rs, err := ix.HukouRows(hh)
+		rs, err := a.hukouRows(hh)
 		if err != nil {
 			return err
 		}
@@ -219,6 +232,9 @@ func memberHousemates(ix Index, h *facts.Household, m *facts.Member) error {
 		if onHouseholdOf(h, p.Key) {
 			continue
 		}
+		// Members on one hukou share its rows: a copy each, as Match gives.
+		c := *p
+		p = &c
 		p.Match = sources.MatchID
 		mate := &facts.Housemate{Police: p}
 		if p.Key != 0 {
@@ -234,6 +250,23 @@ func memberHousemates(ix Index, h *facts.Household, m *facts.Member) error {
 		m.Housemates = append(m.Housemates, mate)
 	}
 	return nil
+}
+
+// hukouRows returns the police rows of hukou hash hh, read from the index
+// once per household (its members mostly share a hukou).
+func (a *assembly) hukouRows(hh uint64) ([]Indexed, error) {
+	if rs, ok := a.hukou[hh]; ok {
+		return rs, nil
+	}
+	rs, err := a.ix.HukouRows(hh)
+	if err != nil {
+		return nil, err
+	}
+	if a.hukou == nil {
+		a.hukou = map[uint64][]Indexed{}
+	}
+	a.hukou[hh] = rs
+	return rs, nil
 }
 
 func onHouseholdOf(h *facts.Household, key personid.Key) bool {
