@@ -3,7 +3,9 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +22,12 @@ import (
 
 // compiledRule holds a rule's programs, compiled once at load.
 type compiledRule struct {
-	values []*vm.Program
+	// memberLists, when not nil, are the only things the rule reads besides
+	// parameters, dates, its own values and pure functions: member list
+	// fields (by index in facts.Member). A member with all of them empty
+	// gets the same outcome as any other such member (see quietOn).
+	memberLists [][]int
+	values      []*vm.Program
 	// valueNeeds[i] lists the values value i reads, directly or through
 	// other values, ascending.
 	valueNeeds [][]int
@@ -125,7 +132,95 @@ func (s *Set) compileRule(def *ruleDef) (*Rule, error) {
 		c.cases = append(c.cases, cc)
 		r.Cases = append(r.Cases, Case{When: cd.when.text, Outcome: cd.outcome, Message: cd.message.text, Facts: cd.facts.text})
 	}
+	if def.scope != ScopeHousehold {
+		c.memberLists = memberListReads(c, index)
+	}
 	return r, nil
+}
+
+// pureFunctions are the helper functions whose result depends only on their
+// arguments, parameters and dates, never on the household.
+var pureFunctions = map[string]bool{"param": true, "codes": true, "monthly_standard": true,
+	"months_between": true, "within_months": true, "has_prefix_any": true, "strip_spaces": true, "cents": true}
+
+// memberListReads returns the member list fields the rule's programs read,
+// or nil when they read anything else of the target: another member field,
+// the household, size, the environment by name, or a helper that looks at
+// the household or at other rules.
+func memberListReads(c *compiledRule, values map[string]int) [][]int {
+	v := &readVisitor{values: values}
+	progs := append([]*vm.Program(nil), c.values...)
+	for _, cc := range c.cases {
+		progs = append(progs, cc.when)
+		if cc.facts != nil {
+			progs = append(progs, cc.facts)
+		}
+	}
+	for _, p := range progs {
+		node := p.Node()
+		ast.Walk(&node, v)
+	}
+	if v.opaque || v.memberIdents != len(v.fields) || len(v.fields) == 0 {
+		return nil
+	}
+	var out [][]int
+	for _, name := range v.fields {
+		idx, ok := memberListField(name)
+		if !ok {
+			return nil
+		}
+		if !slices.ContainsFunc(out, func(x []int) bool { return slices.Equal(x, idx) }) {
+			out = append(out, idx)
+		}
+	}
+	return out
+}
+
+// readVisitor collects what an expression reads of the target.
+type readVisitor struct {
+	values       map[string]int
+	fields       []string // properties read directly off member
+	memberIdents int      // identifiers naming member
+	opaque       bool
+}
+
+func (v *readVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == varMember {
+			prop, ok := n.Property.(*ast.StringNode)
+			if !ok {
+				v.opaque = true
+				return
+			}
+			v.fields = append(v.fields, prop.Value)
+		}
+	case *ast.IdentifierNode:
+		switch {
+		case n.Value == varMember:
+			v.memberIdents++
+		case n.Value == varAsOf || n.Value == varRefDate || n.Value == varMode || pureFunctions[n.Value]:
+		default:
+			if _, ok := v.values[n.Value]; !ok {
+				// household, size, $env, counted_income, fires, or a name
+				// bound inside the expression: not known to be safe.
+				v.opaque = true
+			}
+		}
+	}
+}
+
+// memberListField returns the index of facts.Member's list field whose expr
+// name is name.
+func memberListField(name string) ([]int, bool) {
+	t := reflect.TypeOf(facts.Member{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("expr") == name {
+			return []int{i}, f.Type.Kind() == reflect.Slice
+		}
+	}
+	return nil, false
 }
 
 // needsOf returns the values p reads, with the values those read, ascending.

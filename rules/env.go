@@ -32,6 +32,8 @@ type evaluator struct {
 	// kept between evaluations
 	memo       map[string]*ParamValue // parameter answers at memoAt
 	memoAt     paramPlace
+	quiet      map[*Rule]bool // quietOn's answers at quietAt
+	quietAt    quietPlace
 	datesSet   bool // as_of, ref_date and mode in env are these:
 	envAsOf    time.Time
 	envRefDate time.Time

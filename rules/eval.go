@@ -75,6 +75,9 @@ func (s *Set) Evaluate(h *facts.Household, env Env) ([]Flag, error) {
 			continue
 		}
 		for i := range h.Members {
+			if ev.quietOn(r, h, h.Members[i]) {
+				continue
+			}
 			f, err := ev.target(r, h, idView, i)
 			if err != nil {
 				return nil, fmt.Errorf("rule %s, %s member %d: %w", r.ID, who(h), i+1, err)
@@ -254,6 +257,48 @@ func (ev *evaluator) message(r *Rule, ci int) (string, map[string]any, error) {
 		values[p.name] = jsonValue(v)
 	}
 	return b.String(), values, nil
+}
+
+// quietOn reports whether r certainly gives member m of h no flag: r reads
+// nothing of a member but lists that are all empty on m (compiledRule's
+// memberLists), and r gives no flag to a member with nothing in them under
+// the same parameters and dates. Most members own no vehicle, business,
+// payroll or court record, so most of those rules need not run.
+func (ev *evaluator) quietOn(r *Rule, h *facts.Household, m *facts.Member) bool {
+	lists := r.compiled.memberLists
+	if lists == nil {
+		return false
+	}
+	mv := reflect.ValueOf(m).Elem()
+	for _, idx := range lists {
+		if mv.Field(idx[0]).Len() > 0 {
+			return false
+		}
+	}
+	k := quietPlace{at: paramPlace{region: ev.region, area: ev.area, date: ev.refDate}, asOf: ev.asOf, mode: ev.mode}
+	if k != ev.quietAt || ev.quiet == nil {
+		if ev.quiet == nil {
+			ev.quiet = map[*Rule]bool{}
+		}
+		clear(ev.quiet)
+		ev.quietAt = k
+	}
+	q, ok := ev.quiet[r]
+	if !ok {
+		// An error here (a parameter without a value, say) is not
+		// quiet: the rule then runs on the member and reports it.
+		ci, err := ev.run(r, h, &facts.Member{})
+		q = err == nil && ci < 0
+		ev.quiet[r] = q
+	}
+	return q
+}
+
+// quietPlace is what quietOn's answers depend on besides the rule.
+type quietPlace struct {
+	at   paramPlace
+	asOf time.Time
+	mode Mode
 }
 
 // hasNameDOB reports whether any record of h was matched by name and birth date.

@@ -531,3 +531,82 @@ rules:
 		}
 	}
 }
+
+// TestQuietRulesSkipOnlyWhatCannotFire: a member rule that reads nothing
+// of a member but lists is skipped for members whose lists are empty only
+// when it gives no flag to such a member under the same parameters. Traps:
+// a rule that fires on empty lists, and one whose answer on empty lists
+// depends on the county's parameter value, evaluated alternately in two
+// counties by the same evaluator.
+func TestQuietRulesSkipOnlyWhatCannotFire(t *testing.T) {
+	base, err := Load("testdata/county.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := base.Extend([]byte(`extends: default
+rules:
+  - id: test.no_vehicle
+    version: 1
+    title: {zh: 测试, en: test}
+    scope: member
+    modes: [full, incremental]
+    sources: [vehicle]
+    basis: test
+    values:
+      none: len(member.vehicles) == 0
+    when: none
+    outcome: info
+    message: 无车辆
+  - id: test.county_limit
+    version: 1
+    title: {zh: 测试, en: test}
+    scope: member
+    modes: [full, incremental]
+    sources: [vehicle]
+    basis: test
+    values:
+      limit: param("vehicle_exempt_price")
+      n: len(member.vehicles)
+    when: n == 0 && limit > 50000
+    outcome: info
+    message: 县级豁免价值 {limit}
+`), "quiet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, gated := range map[string]bool{"vehicle.owned": true, "test.no_vehicle": true, "test.county_limit": true,
+		"identity.mismatch": false, "member.deceased": false, "single.eligible": false} {
+		r, ok := s.Rule(id)
+		if !ok {
+			continue // disabled by the county file
+		}
+		if got := r.compiled.memberLists != nil; got != gated {
+			t.Errorf("%s: gated by member lists %v, want %v", id, got, gated)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		for _, region := range []string{"530103", "530102", "530103", "530102"} {
+			h := typical()
+			h.Region = region
+			flags, err := s.Evaluate(h, fullEnv())
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, f := range flags {
+				count[f.RuleID]++
+			}
+			// Members 2 and 3 have no vehicle; member 1 has one.
+			if count["test.no_vehicle"] != 2 {
+				t.Errorf("region %s: test.no_vehicle flagged %d members, want 2", region, count["test.no_vehicle"])
+			}
+			want := 0
+			if region == "530102" {
+				want = 2 // the county's 100000 exceeds 50000; the province's 30000 does not
+			}
+			if count["test.county_limit"] != want {
+				t.Errorf("region %s round %d: test.county_limit flagged %d members, want %d", region, round, count["test.county_limit"], want)
+			}
+		}
+	}
+}
