@@ -322,10 +322,21 @@ func DecodeBinary(b []byte) (*Household, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty input", errCorrupt)
 	}
-	if b[0] != BinaryVersion {
-		return nil, fmt.Errorf("facts: binary encoding version %d; supported version: %d", b[0], BinaryVersion)
+	return DecodeBinaryString(string(b))
+}
+
+// DecodeBinaryString is DecodeBinary on a string: the strings of the result
+// are substrings of s, no copy is made. A caller decoding many households
+// can copy their encodings into one string and decode each from a slice of
+// it, one allocation for all instead of one each.
+func DecodeBinaryString(s string) (*Household, error) {
+	if len(s) == 0 {
+		return nil, fmt.Errorf("%w: empty input", errCorrupt)
 	}
-	d := decoder{s: string(b), i: 1}
+	if s[0] != BinaryVersion {
+		return nil, fmt.Errorf("facts: binary encoding version %d; supported version: %d", s[0], BinaryVersion)
+	}
+	d := decoder{s: s, i: 1}
 	h := &Household{
 		ID: d.str(), Region: d.str(), Area: d.str(), Assistance: d.str(), Status: d.str(),
 		MonthlyBenefit: d.float(), Since: d.time(), ApplicationDate: d.time(),

@@ -148,6 +148,11 @@ func TestBinaryRoundTripByHand(t *testing.T) {
 				wj, _ := json.Marshal(h)
 				t.Fatalf("round trip differs:\n got %s\nwant %s", gj, wj)
 			}
+			// Decoding from a slice of a longer string gives the same.
+			s := "x" + string(b) + "y"
+			if got, err := facts.DecodeBinaryString(s[1 : len(s)-1]); err != nil || !reflect.DeepEqual(got, h) {
+				t.Fatalf("DecodeBinaryString differs from DecodeBinary (err %v)", err)
+			}
 			// Appending to a non-empty buffer leaves its head alone.
 			b2 := facts.AppendBinary([]byte("head"), h)
 			if string(b2[:4]) != "head" || !bytes.Equal(b2[4:], b) {
@@ -203,6 +208,9 @@ func TestDecodeBinaryErrors(t *testing.T) {
 		if h, err := facts.DecodeBinary(b); err == nil {
 			t.Errorf("%s: no error; got %+v", name, h)
 		}
+	}
+	if _, err := facts.DecodeBinaryString(""); err == nil {
+		t.Error("DecodeBinaryString of an empty string: no error")
 	}
 	if _, err := facts.DecodeBinary(wrongVersion); err == nil || !strings.Contains(err.Error(), "version 2; supported version: 1") {
 		t.Errorf("wrong version: error %v does not name the version", err)

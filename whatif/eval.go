@@ -543,10 +543,13 @@ func diff(dst []Change, i int, h *facts.Household, region string, before, after 
 	return dst
 }
 
+// change makes a Change. Its ids are copies: h's strings are slices of the
+// encodings of a whole page of facts, which a kept change must not hold.
 func change(i int, h *facts.Household, region string, f FlagKey, before, after rules.Outcome) Change {
-	c := Change{Household: i, HouseholdID: h.ID, PersonID: f.PersonID, Region: region, RuleID: f.RuleID, Before: before, After: after}
+	c := Change{Household: i, HouseholdID: strings.Clone(h.ID), PersonID: f.PersonID, Region: region, RuleID: f.RuleID, Before: before, After: after}
 	if h.Candidate {
 		c.PersonID = h.Members[0].PersonID
 	}
+	c.PersonID = strings.Clone(c.PersonID)
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
@@ -430,20 +431,41 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.
 				return fmt.Errorf("%s: row group %d column facts_bin: %w", f.path, g+1, err)
 			}
 			end := start + int(p.NumRows())
+			// Copy the wanted rows' encodings of the page into one string
+			// and decode each from a slice of it: one allocation per page,
+			// not one per household.
+			var vals [][]byte // valid until the page is released
+			var rows, ends []int
 			_, err = f.pageTexts(p, g, "facts_bin", start, buf, func(row int, b []byte) error {
 				if k >= len(want) || want[k]-first != row {
 					return nil
 				}
 				k++
-				h, err := r.decode(f, first+row, b)
-				if err == nil {
-					put(first+row, h)
-				}
-				return err
+				vals, rows = append(vals, b), append(rows, row)
+				return nil
 			})
+			n := 0
+			for _, b := range vals {
+				n += len(b)
+			}
+			text := make([]byte, 0, n)
+			for _, b := range vals {
+				text = append(text, b...)
+				ends = append(ends, len(text))
+			}
 			parquet.Release(p)
 			if err != nil {
 				return err
+			}
+			all := unsafe.String(unsafe.SliceData(text), len(text)) // text is not written again
+			from := 0
+			for j, row := range rows {
+				h, err := r.decode(f, first+row, all[from:ends[j]])
+				if err != nil {
+					return err
+				}
+				put(first+row, h)
+				from = ends[j]
 			}
 			start = end
 			if starts != nil && k < len(want) && want[k]-first >= end {
@@ -471,12 +493,13 @@ func pageStarts(cc parquet.ColumnChunk, rows int) []int {
 	return out
 }
 
-// decode decodes the facts of row i from b (which it does not keep).
-func (r *Run) decode(f *pqFile, i int, b []byte) (*facts.Household, error) {
+// decode decodes the facts of row i from b; the strings of the facts are
+// substrings of b.
+func (r *Run) decode(f *pqFile, i int, b string) (*facts.Household, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", f.path, i+1, r.Rows[i].HouseholdID)
 	}
-	h, err := facts.DecodeBinary(b)
+	h, err := facts.DecodeBinaryString(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", f.path, i+1, r.Rows[i].HouseholdID, err)
 	}
