@@ -156,6 +156,9 @@ type incremental struct {
 	sum     *IncrementalSummary
 	all     string // why every household is evaluated; "" when not
 	history map[string][]store.FlagID
+	// had counts, by the scope's first byte, the evaluated scopes that the
+	// history holds: with the history's size they give the unchanged counts.
+	had     map[string]int
 	timings *[]matcher.Stage
 }
 
@@ -202,6 +205,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	stage(inc.timings, "evaluate", int64(len(households)+len(candidates)), t0)
 	res := &IncrementalResult{Result: ev.result(cat), Incremental: inc.sum}
 	inc.history = map[string][]store.FlagID{}
+	inc.had = map[string]int{}
 	for _, scope := range ev.scopes {
 		old, had, err := inc.v.History(scope.name)
 		if err != nil {
@@ -209,6 +213,9 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 		}
 		if scope.absent && !had {
 			continue
+		}
+		if _, dup := inc.history[scope.name]; had && !dup {
+			inc.had[scope.name[:1]]++
 		}
 		now := flagIDs(scope.flags)
 		res.Changes = append(res.Changes, diffFlags(scope.householdID, old, now)...)
@@ -462,9 +469,21 @@ func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []pe
 }
 
 // countUnchanged fills the unchanged counts: households and candidates of
-// the last run that this run did not evaluate.
+// the last run that this run did not evaluate. The last run's scope counts,
+// when recorded, spare the walk of the whole history (≈ 80,000 scopes on the
+// city data).
 func (inc *incremental) countUnchanged(last *store.Run, ev *indexEval) error {
 	if inc.all != "" || last == nil {
+		return nil
+	}
+	if last.Scopes != nil && last.Applied {
+		for k, n := range last.Scopes {
+			if k == "H" {
+				inc.sum.UnchangedHouseholds += n - inc.had[k]
+			} else {
+				inc.sum.UnchangedCandidates += n - inc.had[k]
+			}
+		}
 		return nil
 	}
 	return inc.v.HistoryScopes(func(scope string) error {

@@ -404,6 +404,37 @@ func TestIncrementalReportsTheChanges(t *testing.T) {
 	if c := readChanges(t, filepath.Join(out2, "changes.csv")); len(c) != 0 || len(res2.Households) != 0 {
 		t.Fatalf("second run: %d changes, %d households evaluated", len(c), len(res2.Households))
 	}
+	// It evaluated nothing, so everything in the history is unchanged: the
+	// counts kept in the run record agree with a walk of the history.
+	hh, cand := historyScopes(t, db)
+	s2 := res2.Incremental
+	if s2.UnchangedHouseholds != hh || s2.UnchangedCandidates != cand || hh != len(after.Households) {
+		t.Fatalf("second run: unchanged %d households, %d candidates; the history holds %d and %d; the full run %d households",
+			s2.UnchangedHouseholds, s2.UnchangedCandidates, hh, cand, len(after.Households))
+	}
+}
+
+// historyScopes counts the index history's household and candidate scopes
+// by walking it.
+func historyScopes(t *testing.T, db *store.DB) (households, candidates int) {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	err = v.HistoryScopes(func(scope string) error {
+		if scope[0] == 'H' {
+			households++
+		} else {
+			candidates++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return households, candidates
 }
 
 // TestIndexEvaluationAnyWorkers: households and candidates evaluated from
