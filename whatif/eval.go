@@ -298,22 +298,41 @@ func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][
 				want = append(want, i)
 			}
 		}
+		// Evaluate each block of rows as soon as its facts are decoded and
+		// drop them: memory holds the facts of a block, not of a row group.
+		next := lo // the first row not yet evaluated
+		upTo := func(end int) error {
+			for ; next+blockSize <= end || (end == hi && next < hi); next = min(next+blockSize, hi) {
+				b := min(next+blockSize, hi)
+				for k, pr := range prs {
+					part, err := r.evalBlock(pr.plan, pr.sel, hs[next-lo:], next, b)
+					if err != nil {
+						return err
+					}
+					groups[k*ng+g] = append(groups[k*ng+g], part)
+				}
+				if len(want) > 0 {
+					clear(hs[next-lo : b-lo])
+				}
+			}
+			return nil
+		}
 		if len(want) > 0 {
 			hs = slices.Clone(hs)
-			if err := r.fetchGroup(f, g, want, func(i int, h *facts.Household) { hs[i-lo] = h }); err != nil {
+			// Rows come in ascending order: when row i comes, every row
+			// before it has its facts.
+			err := r.fetchGroup(f, g, want, func(i int, h *facts.Household) error {
+				if err := upTo(i); err != nil {
+					return err
+				}
+				hs[i-lo] = h
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
-		for k, pr := range prs {
-			for b := lo; b < hi; b += blockSize {
-				part, err := r.evalBlock(pr.plan, pr.sel, hs[b-lo:], b, min(b+blockSize, hi))
-				if err != nil {
-					return err
-				}
-				groups[k*ng+g] = append(groups[k*ng+g], part)
-			}
-		}
-		return nil
+		return upTo(hi)
 	})
 	if err != nil {
 		return nil, err

@@ -380,7 +380,7 @@ func (r *Run) fetch(ctx context.Context, want []int, workers int) error {
 		if len(parts[g]) == 0 {
 			return nil
 		}
-		return r.fetchGroup(f, g, parts[g], func(i int, h *facts.Household) { r.decoded[i] = h })
+		return r.fetchGroup(f, g, parts[g], func(i int, h *facts.Household) error { r.decoded[i] = h; return nil })
 	})
 }
 
@@ -398,10 +398,14 @@ func (r *Run) openFacts() (*pqFile, error) {
 }
 
 // fetchGroup decodes the facts of the rows want (ascending, all in row
-// group g) and hands each to put.
-func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.Household)) (err error) {
+// group g) and hands each to put, in order; an error of put stops it.
+func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.Household) error) (err error) {
+	inPut := false // a panic of put is not a damaged page: it goes on
 	defer func() {
 		if p := recover(); p != nil {
+			if inPut {
+				panic(p)
+			}
 			err = fmt.Errorf("%s: row group %d column facts_bin: damaged Parquet page: %v", f.path, g+1, p)
 		}
 	}()
@@ -464,7 +468,12 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.
 				if err != nil {
 					return err
 				}
-				put(first+row, h)
+				inPut = true
+				err = put(first+row, h)
+				inPut = false
+				if err != nil {
+					return err
+				}
 				from = ends[j]
 			}
 			start = end
