@@ -32,9 +32,8 @@ type evaluator struct {
 	// kept between evaluations
 	memo       map[string]*ParamValue // parameter answers at memoAt
 	memoAt     paramPlace
-	quiet      map[*Rule]bool // quietOn's answers at quietAt
-	quietAt    quietPlace
-	datesSet   bool // as_of, ref_date and mode in env are these:
+	quiet      map[quietKey]bool // quietOn's answers
+	datesSet   bool              // as_of, ref_date and mode in env are these:
 	envAsOf    time.Time
 	envRefDate time.Time
 	envMode    Mode
@@ -46,7 +45,7 @@ type evaluator struct {
 }
 
 func newEvaluator(s *Set) *evaluator {
-	ev := &evaluator{s: s, env: make(map[string]any, 32), memo: map[string]*ParamValue{}}
+	ev := &evaluator{s: s, env: make(map[string]any, 32), memo: map[string]*ParamValue{}, quiet: map[quietKey]bool{}}
 	for name, fn := range ev.functions() {
 		ev.env[name] = fn
 	}

@@ -275,27 +275,27 @@ func (ev *evaluator) quietOn(r *Rule, h *facts.Household, m *facts.Member) bool 
 			return false
 		}
 	}
-	k := quietPlace{at: paramPlace{region: ev.region, area: ev.area, date: ev.refDate}, asOf: ev.asOf, mode: ev.mode}
-	if k != ev.quietAt || ev.quiet == nil {
-		if ev.quiet == nil {
-			ev.quiet = map[*Rule]bool{}
-		}
-		clear(ev.quiet)
-		ev.quietAt = k
-	}
-	q, ok := ev.quiet[r]
+	k := quietKey{rule: r, at: paramPlace{region: ev.region, area: ev.area, date: ev.refDate}, asOf: ev.asOf, mode: ev.mode}
+	q, ok := ev.quiet[k]
 	if !ok {
 		// An error here (a parameter without a value, say) is not
 		// quiet: the rule then runs on the member and reports it.
 		ci, err := ev.run(r, h, &facts.Member{})
 		q = err == nil && ci < 0
-		ev.quiet[r] = q
+		if len(ev.quiet) >= maxQuiet {
+			clear(ev.quiet) // bounded: applicants bring many dates
+		}
+		ev.quiet[k] = q
 	}
 	return q
 }
 
-// quietPlace is what quietOn's answers depend on besides the rule.
-type quietPlace struct {
+// maxQuiet bounds the answers an evaluator keeps for quietOn.
+const maxQuiet = 4096
+
+// quietKey is what one of quietOn's answers depends on.
+type quietKey struct {
+	rule *Rule
 	at   paramPlace
 	asOf time.Time
 	mode Mode
