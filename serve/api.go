@@ -366,6 +366,17 @@ func apiView(c *Check) *Check {
 	return &v
 }
 
+// openCheck authorizes an intake user or reviewer to what (e.g. "see
+// checks") and loads the check the path names; the check is nil when the
+// answer (401, 403, 404, 500) has been written.
+func (srv *Server) openCheck(w http.ResponseWriter, r *http.Request, what, action string) (*principal, *Check) {
+	p := srv.authorize(w, r, what, users.Intake, users.Reviewer)
+	if p == nil {
+		return nil, nil
+	}
+	return p, srv.loadCheck(w, r, p, action)
+}
+
 // loadCheck finds a check the principal may see: 404 when there is none,
 // 403 when it is someone else's (intake) or another county's (reviewer).
 func (srv *Server) loadCheck(w http.ResponseWriter, r *http.Request, p *principal, action string) *Check {
@@ -409,11 +420,7 @@ func mayRead(p *principal, m *checkMeta) bool {
 }
 
 func (srv *Server) apiGetCheck(w http.ResponseWriter, r *http.Request) {
-	p := srv.authorize(w, r, "see checks", users.Intake, users.Reviewer)
-	if p == nil {
-		return
-	}
-	c := srv.loadCheck(w, r, p, "check.view")
+	p, c := srv.openCheck(w, r, "see checks", "check.view")
 	if c == nil {
 		return
 	}
@@ -456,11 +463,7 @@ func (srv *Server) apiListChecks(w http.ResponseWriter, r *http.Request) {
 // checkReport answers the printable 核对报告 of a check (the page and the API
 // share it).
 func (srv *Server) checkReport(w http.ResponseWriter, r *http.Request) {
-	p := srv.authorize(w, r, "see reports", users.Intake, users.Reviewer)
-	if p == nil {
-		return
-	}
-	c := srv.loadCheck(w, r, p, "report.view")
+	p, c := srv.openCheck(w, r, "see reports", "report.view")
 	if c == nil {
 		return
 	}

@@ -219,11 +219,7 @@ func formMessage(e *apiError) string {
 }
 
 func (srv *Server) checkPage(w http.ResponseWriter, r *http.Request) {
-	p := srv.authorize(w, r, "see checks", users.Intake, users.Reviewer)
-	if p == nil {
-		return
-	}
-	c := srv.loadCheck(w, r, p, "check.view")
+	p, c := srv.openCheck(w, r, "see checks", "check.view")
 	if c == nil {
 		return
 	}
