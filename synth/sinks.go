@@ -95,7 +95,7 @@ func newWriters(out string, asOf time.Time) (*writers, error) {
 		return
 	})
 	if err != nil {
-		w.abort()
+		w.discard()
 		return nil, err
 	}
 	return w, nil
@@ -127,6 +127,65 @@ func (w *writers) abort() {
 			c.Close()
 		}
 	}
+}
+
+// sink is an output file of generated rows.
+type sink interface {
+	close() error
+	// discard closes the file without finishing it and removes it.
+	discard(out string)
+}
+
+// sinks lists the open output files in a fixed order; fields not opened
+// yet (an error in newWriters) are left out.
+func (w *writers) sinks() []sink {
+	var out []sink
+	add := func(s sink, open bool) {
+		if open {
+			out = append(out, s)
+		}
+	}
+	add(w.roster, w.roster != nil)
+	add(w.police, w.police != nil)
+	add(w.vehicle, w.vehicle != nil)
+	add(w.realestate, w.realestate != nil)
+	add(w.pension, w.pension != nil)
+	add(w.fund, w.fund != nil)
+	add(w.court, w.court != nil)
+	add(w.business, w.business != nil)
+	add(w.payroll, w.payroll != nil)
+	add(w.disability, w.disability != nil)
+	add(w.poverty, w.poverty != nil)
+	add(w.deposit, w.deposit != nil)
+	add(w.staff, w.staff != nil)
+	for _, y := range w.medicalYears() {
+		out = append(out, w.medical[y])
+	}
+	return out
+}
+
+func (w *writers) medicalYears() []int {
+	years := make([]int, 0, len(w.medical))
+	for y := range w.medical {
+		years = append(years, y)
+	}
+	slices.Sort(years)
+	return years
+}
+
+// discard removes everything this generation wrote into the output folder,
+// after a failure or an interruption: a region with Parquet files cut
+// before their footer, or an older sources.yaml beside newer files, must
+// not be taken for a whole one.
+func (w *writers) discard() {
+	w.abort()
+	for _, s := range w.sinks() {
+		s.discard(w.out)
+	}
+	for _, rel := range append(w.policeAll, "truth.csv.part", "truth.csv", "plants.csv", "sources.yaml", "planted.json") {
+		os.Remove(filepath.Join(w.out, rel))
+	}
+	os.Remove(filepath.Join(w.out, "sources")) // only if empty
 }
 
 // adder is a file of rows of one kind.
@@ -391,21 +450,12 @@ func (w *writers) medicalSink(year int) (*pqSink[medicalRow], error) {
 // finish closes every file, assembles truth.csv (candidates first: their
 // household_id is empty) and writes the manifest.
 func (w *writers) finish(cands []flag) error {
-	sinks := []interface{ close() error }{w.roster, w.police, w.vehicle, w.realestate, w.pension, w.fund, w.court,
-		w.business, w.payroll, w.disability, w.poverty, w.deposit, w.staff}
-	years := make([]int, 0, len(w.medical))
-	for y := range w.medical {
-		years = append(years, y)
-	}
-	slices.Sort(years)
-	for _, y := range years {
-		sinks = append(sinks, w.medical[y])
-	}
-	for _, s := range sinks {
+	for _, s := range w.sinks() {
 		if err := s.close(); err != nil {
 			return err
 		}
 	}
+	years := w.medicalYears()
 	w.sum.Rows[sources.KindRoster] = w.roster.rows
 	w.sum.Rows[sources.KindPolice] = w.policeRows + w.police.rows
 	w.sum.Rows[sources.KindRealEstate] = w.realestate.rows

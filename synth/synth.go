@@ -106,7 +106,12 @@ func Generate(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.abort()
+	done := false
+	defer func() {
+		if !done {
+			w.discard()
+		}
+	}()
 	sum := &Summary{
 		Rows: map[sources.Kind]int64{}, Dirty: map[sources.Kind]map[string]int64{},
 		Planted: map[string]int{}, PlantedCases: map[string]int{},
@@ -166,6 +171,7 @@ func Generate(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	sum.Files = append(sum.Files, "planted.json")
 	slices.Sort(sum.Files)
+	done = true
 	return sum, nil
 }
 

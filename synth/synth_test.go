@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -461,5 +462,41 @@ func TestCheckCharAgreesWithPersonid(t *testing.T) {
 		if p.Reason != personid.ReasonNone {
 			t.Errorf("%s…: checkChar %c rejected by personid (%v)", id[:6], want, p.Reason)
 		}
+	}
+}
+
+// An interrupted generation must leave nothing that could pass for a
+// region: not the files it had started, and not a sources.yaml left over
+// from an earlier generation into the same folder.
+func TestInterruptedLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "notes.txt") // not ours: must survive
+	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("as_of: 2020-01-01\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	blocks := 0
+	cfg := Config{Out: dir, Seed: 3, Residents: 30000, Households: 3 * blockHouseholds,
+		Progress: func(string, int64, int64) { blocks++; cancel() }}
+	_, err := Generate(ctx, cfg)
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Generate after cancel: err = %v, want context.Canceled", err)
+	}
+	if blocks != 1 {
+		t.Fatalf("%d blocks written before the cancel took effect, want 1", blocks)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && path != dir {
+			left = append(left, strings.TrimPrefix(path, dir+"/"))
+		}
+		return nil
+	})
+	if !slices.Equal(left, []string{"notes.txt"}) {
+		t.Errorf("left in the folder after the interruption: %q, want only notes.txt", left)
 	}
 }

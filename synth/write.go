@@ -224,6 +224,11 @@ func (s *pqSink[T]) flush() error {
 	return err
 }
 
+func (s *pqSink[T]) discard(out string) {
+	s.f.Close()
+	os.Remove(filepath.Join(out, s.rel))
+}
+
 func (s *pqSink[T]) close() error {
 	if s == nil {
 		return nil
@@ -268,6 +273,11 @@ func newCSVSink(out, rel string, header []string) (*csvSink, error) {
 func (s *csvSink) add(rec []string) error {
 	s.rows++
 	return s.w.Write(rec)
+}
+
+func (s *csvSink) discard(out string) {
+	s.f.Close()
+	os.Remove(filepath.Join(out, s.rel))
 }
 
 func (s *csvSink) close() error {
