@@ -20,7 +20,7 @@ test:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/(sources|matcher|review|rules|serve|whatif)(/|$$)')
 	$(MAKE) dist-test
 
-# `make bench SCALE=county|city|province|N PAIRS=5 [SEED=1] [CPUPROFILE=file]`:
+# `make bench SCALE=county|city|province|N PAIRS=5 [SEED=1] [JOB=product|same] [CPUPROFILE=file]`:
 # the micro-benchmarks, then the end-to-end harness (bench/harness): hedui's
 # full-base review against the same job in DuckDB SQL (bench/duckdb, a module
 # of its own: cgo and DuckDB stay out of hedui's go.mod), on data generated
@@ -33,7 +33,7 @@ bench: build bench-micro
 	$(GO) build -o bin/keyscan ./bench/keyscan
 	$(GO) build -o bin/bench-harness ./bench/harness
 	cd bench/duckdb && $(GO) build -mod=mod -o ../../bin/hedui-duckdb .
-	./bin/bench-harness --scale $(SCALE) --seed $(SEED) --pairs $(PAIRS) --data bench/data --bin bin $(if $(CPUPROFILE),--cpuprofile $(CPUPROFILE))
+	./bin/bench-harness --scale $(SCALE) --seed $(SEED) --pairs $(PAIRS) --data bench/data --bin bin $(if $(JOB),--job $(JOB)) $(if $(CPUPROFILE),--cpuprofile $(CPUPROFILE))
 
 # Micro-benchmarks of the hot paths.
 bench-micro:

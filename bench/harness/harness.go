@@ -26,6 +26,7 @@ type harness struct {
 	cfg      config
 	bins     binaries
 	manifest string // the derived manifest both engines read
+	ruleSet  string // hedui's --rules, for --job same
 	runs     string // folder for run outputs and logs
 
 	heduiRuns, duckRuns []measure
@@ -55,8 +56,8 @@ func (h *harness) header() {
 	fmt.Printf("hedui end-to-end benchmark — %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("machine: %d cores, %s RAM, %s/%s, %s; commit %s\n", runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH,
 		runtime.Version(), commit())
-	fmt.Printf("scale %s, seed %d, %d pairs, DuckDB threads=%d; load average at start: %s\n\n",
-		h.cfg.scale, h.cfg.seed, h.cfg.pairs, h.cfg.threads, h.loadStart)
+	fmt.Printf("scale %s, seed %d, %d pairs, job %s, DuckDB threads=%d; load average at start: %s\n\n",
+		h.cfg.scale, h.cfg.seed, h.cfg.pairs, h.cfg.job, h.cfg.threads, h.loadStart)
 }
 
 // ensureData generates the region once per scale and seed.
@@ -95,6 +96,13 @@ func (h *harness) prepare(ctx context.Context, dir string) error {
 		return err
 	}
 	h.manifest = p
+	if h.cfg.job == "same" {
+		if h.manifest, h.ruleSet, err = benchkit.SameJob(p); err != nil {
+			return err
+		}
+		fmt.Printf("job same: hedui and DuckDB read %s; hedui runs only %s (%s), without reports\n",
+			h.manifest, strings.Join(benchkit.Rules, ", "), h.ruleSet)
+	}
 	h.runs = filepath.Join(dir, "runs")
 	if err := os.MkdirAll(h.runs, 0o755); err != nil {
 		return err
@@ -109,7 +117,11 @@ func (h *harness) runHedui(ctx context.Context, extra ...string) (measure, error
 	if err := os.RemoveAll(h.heduiOut()); err != nil {
 		return measure{}, err
 	}
-	args := append([]string{"run", "--manifest", h.manifest, "--out", h.heduiOut()}, extra...)
+	args := []string{"run", "--manifest", h.manifest, "--out", h.heduiOut()}
+	if h.ruleSet != "" {
+		args = append(args, "--rules", h.ruleSet, "-reports=false")
+	}
+	args = append(args, extra...)
 	m, out, err := runChild(ctx, filepath.Join(h.runs, "hedui.log"), h.bins.hedui, args...)
 	if err != nil {
 		return m, fmt.Errorf("hedui run: %w\n%s", err, tail(out, 20))
@@ -377,7 +389,11 @@ func (h *harness) report() {
 		hw := stats(h.heduiRuns, func(m measure) float64 { return m.wall.Seconds() })[0]
 		fmt.Printf("  hedui wall median / fastest ID-scan floor process (%s, %.2fs): %.2f\n", fast.name, fast.m.wall.Seconds(), hw/fast.m.wall.Seconds())
 	}
-	fmt.Printf("wall ratio hedui/duckdb: %.3f (pairs %d, scale %s)\n", median(wall), len(wall), h.cfg.scale)
+	job := ""
+	if h.cfg.job != "product" {
+		job = ", job " + h.cfg.job
+	}
+	fmt.Printf("wall ratio hedui/duckdb: %.3f (pairs %d, scale %s%s)\n", median(wall), len(wall), h.cfg.scale, job)
 }
 
 // stats returns the median, min and max of f over runs.

@@ -16,7 +16,8 @@
 //
 //	wall ratio hedui/duckdb: R (pairs N, scale S)
 //
-// with R the median of the per-pair ratios.
+// with R the median of the per-pair ratios (", job same" is added inside the
+// parentheses for --job same).
 package main
 
 import (
@@ -40,6 +41,7 @@ type config struct {
 	threads    int
 	cpuprofile string
 	maxDiffs   int
+	job        string // product or same
 }
 
 func main() {
@@ -52,6 +54,7 @@ func main() {
 	flag.IntVar(&cfg.threads, "threads", 2, "DuckDB threads")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of one extra (untimed) hedui run here, if hedui run supports --cpuprofile")
 	flag.IntVar(&cfg.maxDiffs, "diffs", 20, "differences printed when the engines disagree")
+	flag.StringVar(&cfg.job, "job", "product", "hedui's side: product (every source, every rule, reports: what an agency runs) or same (only the five compared rules and the sources they read, no reports: DuckDB's job)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -67,6 +70,9 @@ var errMismatch = errors.New("the engines flag different households")
 func run(ctx context.Context, cfg config) error {
 	if cfg.pairs < 1 {
 		return fmt.Errorf("--pairs %d: want at least 1", cfg.pairs)
+	}
+	if cfg.job != "product" && cfg.job != "same" {
+		return fmt.Errorf("unknown --job %q; supported jobs: product, same", cfg.job)
 	}
 	bins, err := findBinaries(cfg.bin)
 	if err != nil {
