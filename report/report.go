@@ -77,13 +77,7 @@ func Write(ctx context.Context, dir string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "report.html"), r.writeHTML); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return writeAtomic(filepath.Join(dir, "report.xlsx"), r.writeXLSX)
+	return r.write(ctx, dir)
 }
 
 // flag is one row of flags.parquet with its evidence decoded.

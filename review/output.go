@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -270,7 +271,9 @@ func (o *outputs) add(res *Result) error {
 	}
 	var g errgroup.Group
 	g.Go(func() error { return named("flags.parquet", o.flagsPQ.write(rows)) })
-	g.Go(func() error { return named("flags.csv", o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) })) })
+	g.Go(func() error {
+		return named("flags.csv", o.flagsCSV.write(len(rows), func(i int) []string { return flagRecord(&rows[i]) }))
+	})
 	g.Go(func() error { return named("households.parquet", o.households.write(hrows)) })
 	return g.Wait()
 }
@@ -348,12 +351,50 @@ func flagRows(res *Result, workers int) ([]FlagRow, error) {
 		if err != nil {
 			return fmt.Errorf("evidence of %s for household %q: %w", f.RuleID, f.HouseholdID, err)
 		}
-		out[i] = FlagRow{HouseholdID: f.HouseholdID, PersonID: f.PersonID, RegionCode: regions.of(*f),
-			RuleID: f.RuleID, RuleVersion: int32(f.RuleVersion), Outcome: string(f.Outcome),
-			Message: f.Message, Basis: f.Basis, Evidence: string(ev)}
+		out[i] = flagRow(f, regions.of(*f), string(ev))
 		return nil
 	})
 	return out, err
+}
+
+// flagRow is the row of flags.parquet for f, of county region, with its
+// evidence JSON.
+func flagRow(f *rules.Flag, region, evidence string) FlagRow {
+	return FlagRow{HouseholdID: f.HouseholdID, PersonID: f.PersonID, RegionCode: region,
+		RuleID: f.RuleID, RuleVersion: int32(f.RuleVersion), Outcome: string(f.Outcome),
+		Message: f.Message, Basis: f.Basis, Evidence: evidence}
+}
+
+// errSharded is returned by the readers of a whole run held in memory when
+// the run had several shards (its Result keeps none of its rows).
+var errSharded = errors.New("review: the run had several shards; its rows are only in its files")
+
+// FlagRowsWithoutEvidence returns the rows of flags.parquet of a run held
+// whole in res (one shard), in the file's order, with the evidence column
+// left empty: for readers that take each flag's evidence from res.Flags[i]
+// (the rows are res.Flags in order) and would only decode the JSON again.
+func FlagRowsWithoutEvidence(res *Result) ([]FlagRow, error) {
+	if res.Shards > 1 {
+		return nil, errSharded
+	}
+	regions := regionIndex(res)
+	out := make([]FlagRow, len(res.Flags))
+	for i := range res.Flags {
+		f := &res.Flags[i]
+		out[i] = flagRow(f, regions.of(*f), "")
+	}
+	return out, nil
+}
+
+// HouseholdRowsWithoutFacts returns the rows of households.parquet of a run
+// held whole in res (one shard), in the file's order (households, then
+// candidates), with the facts column left empty: the facts are
+// res.Households then res.Candidates, in the same order.
+func HouseholdRowsWithoutFacts(res *Result) ([]HouseholdRow, error) {
+	if res.Shards > 1 {
+		return nil, errSharded
+	}
+	return householdRowsOf(res, 1, false)
 }
 
 // parallelFor calls fn for 0..n-1 on up to workers goroutines, in blocks;
@@ -378,6 +419,12 @@ func parallelFor(n, workers int, fn func(i int) error) error {
 // householdRows are the rows of households.parquet for res's households
 // then candidates.
 func householdRows(res *Result, workers int) ([]HouseholdRow, error) {
+	return householdRowsOf(res, workers, true)
+}
+
+// householdRowsOf makes the rows of households.parquet, with the facts
+// column only when withFacts.
+func householdRowsOf(res *Result, workers int, withFacts bool) ([]HouseholdRow, error) {
 	byHousehold, byCandidate := map[string]int32{}, map[string]int32{}
 	for _, f := range res.Flags {
 		if f.HouseholdID != "" {
@@ -392,7 +439,10 @@ func householdRows(res *Result, workers int) ([]HouseholdRow, error) {
 		h, ms := all[i], res.Measures[i]
 		row := HouseholdRow{HouseholdID: h.ID, RegionCode: h.Region, Area: h.Area, Assistance: h.Assistance,
 			Status: h.Status, Members: int32(len(h.Members)), MonthlyBenefit: h.MonthlyBenefit,
-			Candidate: h.Candidate, PerCapitaIncome: ms.PerCapita, MonthlyStandard: ms.MonthlyStandard, FactsBin: facts.AppendBinary(nil, h)}
+			Candidate: h.Candidate, PerCapitaIncome: ms.PerCapita, MonthlyStandard: ms.MonthlyStandard}
+		if withFacts {
+			row.FactsBin = facts.AppendBinary(nil, h)
+		}
 		row.Flags = byHousehold[h.ID]
 		if h.Candidate {
 			row.PersonID = h.Members[0].PersonID

@@ -39,6 +39,13 @@ type Config struct {
 	// folder is moved into place, with the folder being written: reports
 	// that read the outputs go there, inside the same all-or-nothing step.
 	Finish func(ctx context.Context, dir string, res *Result) error
+	// Alongside, if set, runs for a run of one shard while its output
+	// files are written, with the whole run in res (its Summary complete):
+	// reports built from the run's memory go there, in the folder being
+	// written and inside the same all-or-nothing step, and take no wall
+	// time of their own. It must only read res. A run of several shards
+	// does not call it.
+	Alongside func(ctx context.Context, dir string, res *Result) error
 }
 
 // Result is what a run produced, as written to summary.json. Flags,
@@ -109,57 +116,70 @@ func run(ctx context.Context, cfg Config, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := runShards(ctx, cfg, census, out, time.Since(start))
+	res, last, err := runShards(ctx, cfg, census, out, time.Since(start))
 	if err != nil {
 		out.abort()
 		return nil, err
 	}
-	if err := quarantine.Close(); err != nil {
-		out.abort()
-		return nil, fmt.Errorf("write the quarantine: %w", err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := out.add(last); err != nil {
+			out.abort()
+			return err
+		}
+		if err := quarantine.Close(); err != nil {
+			out.abort()
+			return fmt.Errorf("write the quarantine: %w", err)
+		}
+		return out.close(Quality{Roster: res.Match.Roster, Sources: res.Match.Quality}, res.Summary)
+	})
+	if cfg.Alongside != nil && res.Shards == 1 {
+		g.Go(func() error { return cfg.Alongside(gctx, dir, res) })
 	}
-	if err := out.close(Quality{Roster: res.Match.Roster, Sources: res.Match.Quality}, res.Summary); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// runShards matches, evaluates and writes each shard in turn.
-func runShards(ctx context.Context, cfg Config, census *matcher.Census, out *outputs, matchTime time.Duration) (*Result, error) {
+// runShards matches, evaluates and writes each shard in turn, but for the
+// last one's rows: it returns them (last) for run to write.
+func runShards(ctx context.Context, cfg Config, census *matcher.Census, out *outputs, matchTime time.Duration) (res, last *Result, err error) {
 	summary := newSummary(cfg)
 	env := rules.Env{AsOf: cfg.Manifest.AsOf, Mode: cfg.Mode, Sources: census.Result().Snapshots}
 	var rulesTime time.Duration
-	var last *Result
 	for s := range census.Shards() {
+		if last != nil {
+			if err := out.add(last); err != nil {
+				return nil, nil, err
+			}
+		}
 		start := time.Now()
 		part, err := census.Shard(ctx, s)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		matched := time.Now()
 		matchTime += matched.Sub(start)
 		all := append(append([]*facts.Household(nil), part.Households...), part.Candidates...)
 		flags, measures, err := evaluateAll(ctx, cfg.Rules, env, all, cfg.Workers)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		flags = append(invalidMemberFlags(part.InvalidMembers), flags...)
 		sortFlags(flags)
 		last = &Result{Flags: flags, Households: part.Households, Candidates: part.Candidates, Measures: measures, Match: part}
 		summary.add(last)
 		rulesTime += time.Since(matched)
-		if err := out.add(last); err != nil {
-			return nil, err
-		}
 	}
 	mres := census.Result()
 	summary.finish(mres, matchTime, rulesTime)
-	res := &Result{Summary: summary, Shards: census.Shards(), Match: mres}
+	res = &Result{Summary: summary, Shards: census.Shards(), Match: mres}
 	if census.Shards() == 1 {
 		res.Flags, res.Households, res.Candidates, res.Measures = last.Flags, last.Households, last.Candidates, last.Measures
 		mres.Households, mres.Candidates, mres.InvalidMembers = last.Households, last.Candidates, last.Match.InvalidMembers
 	}
-	return res, nil
+	return res, last, nil
 }
 
 // evaluateAll runs the rule set over every household in parallel; each

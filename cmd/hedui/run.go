@@ -178,9 +178,18 @@ func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, 
 			bar.update(fmt.Sprintf("%s %s (%s)", pass, e.Kind, e.Path), done, total)
 		},
 		// The reports are part of the run: written inside the same
-		// all-or-nothing step as the outputs they summarize.
+		// all-or-nothing step as the outputs they summarize. A run of one
+		// shard holds them all in memory: its reports are built from it
+		// while the output files are written; a sharded run's are read back
+		// from its files.
+		Alongside: func(ctx context.Context, dir string, res *review.Result) error {
+			if reports == reportsNever {
+				return nil
+			}
+			return report.WriteRun(ctx, dir, res, report.Options{Rules: set})
+		},
 		Finish: func(ctx context.Context, dir string, res *review.Result) error {
-			if reports == reportsNever || (reports == reportsOneShard && res.Shards > 1) {
+			if res.Shards <= 1 || reports != reportsAlways {
 				return nil
 			}
 			return report.Write(ctx, dir, report.Options{Rules: set})
