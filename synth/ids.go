@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -60,17 +61,31 @@ func newIDSlots() *idSlots { return &idSlots{bits: make([]uint64, slotDays*1000/
 // take draws a free sequence of the right parity (odd = male) for dob.
 func (s *idSlots) take(r *rand.Rand, dob time.Time, male bool) int {
 	day := int(dob.Sub(slotEpoch).Hours() / 24)
-	for {
-		seq := r.IntN(500) * 2
-		if male {
-			seq++
-		}
+	parity := 0
+	if male {
+		parity = 1
+	}
+	free := func(seq int) bool {
 		i := day*1000 + seq
-		if s.bits[i/64]&(1<<(i%64)) == 0 {
-			s.bits[i/64] |= 1 << (i % 64)
+		if s.bits[i/64]&(1<<(i%64)) != 0 {
+			return false
+		}
+		s.bits[i/64] |= 1 << (i % 64)
+		return true
+	}
+	for range 64 {
+		if seq := r.IntN(500)*2 + parity; free(seq) {
 			return seq
 		}
 	}
+	// A crowded day: draws would take ever longer to hit a free sequence.
+	for seq := parity; seq < 1000; seq += 2 {
+		if free(seq) {
+			return seq
+		}
+	}
+	// resolve keeps counties small enough that this cannot happen.
+	panic(fmt.Sprintf("synth: all 500 ID sequences of %s for one sex are taken in one county", dob.Format(time.DateOnly)))
 }
 
 // dirtyKind is how a raw ID value written to a file differs from the

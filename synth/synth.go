@@ -64,6 +64,12 @@ var DefaultAsOf = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // in memory) at a time.
 const blockHouseholds = 2000
 
+// residentsPerCounty bounds the residents an explicit-count region puts in
+// one county: IDs carry the county code, birth date and a sequence of 500
+// per sex and day, and a county much larger than a real one would run out
+// of sequences for its most common birth dates.
+const residentsPerCounty = 500_000
+
 type scale struct {
 	residents, households int
 	counties              []county
@@ -81,7 +87,15 @@ func resolve(cfg Config) (scale, error) {
 		if cfg.Households <= 0 || cfg.Residents < cfg.Households {
 			return scale{}, fmt.Errorf("explicit counts need Households > 0 and Residents ≥ Households; got residents %d, households %d", cfg.Residents, cfg.Households)
 		}
-		return scale{cfg.Residents, cfg.Households, kunming[:1]}, nil
+		all := append(slices.Clip(kunming), yunnanOthers...)
+		n := (cfg.Residents + residentsPerCounty - 1) / residentsPerCounty
+		if n > len(all) {
+			return scale{}, fmt.Errorf("%d residents are too many: at most %d (%d counties of %d)", cfg.Residents, len(all)*residentsPerCounty, len(all), residentsPerCounty)
+		}
+		if cfg.Households < n {
+			return scale{}, fmt.Errorf("%d residents need %d counties and at least as many households; got %d households", cfg.Residents, n, cfg.Households)
+		}
+		return scale{cfg.Residents, cfg.Households, all[:n]}, nil
 	}
 	return scale{}, fmt.Errorf("unknown scale %q; supported scales: county, city, province, or empty with explicit counts", cfg.Scale)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -499,4 +500,48 @@ func TestInterruptedLeavesNothing(t *testing.T) {
 	if !slices.Equal(left, []string{"notes.txt"}) {
 		t.Errorf("left in the folder after the interruption: %q, want only notes.txt", left)
 	}
+}
+
+func TestExplicitCountsSpreadOverCounties(t *testing.T) {
+	for _, c := range []struct {
+		residents, households, counties int
+	}{
+		{12000, 700, 1},
+		{residentsPerCounty, 20000, 1},
+		{residentsPerCounty + 1, 20000, 2},
+		{22_200_000, 799_200, 45},
+	} {
+		sc, err := resolve(Config{Residents: c.residents, Households: c.households})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc.counties) != c.counties {
+			t.Errorf("%d residents: %d counties, want %d", c.residents, len(sc.counties), c.counties)
+		}
+	}
+	if _, err := resolve(Config{Residents: 200_000_000, Households: 1_000_000}); err == nil {
+		t.Error("200 M residents: no error")
+	}
+}
+
+// A day whose sequences are nearly all taken still yields the free ones,
+// and never a taken one.
+func TestIDSlotsCrowdedDay(t *testing.T) {
+	s := newIDSlots()
+	r := rand.New(rand.NewPCG(1, 2))
+	dob := time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC)
+	seen := map[int]bool{}
+	for range 500 {
+		seq := s.take(r, dob, true)
+		if seq%2 != 1 || seen[seq] {
+			t.Fatalf("take gave %d (taken before: %v); want a free odd sequence", seq, seen[seq])
+		}
+		seen[seq] = true
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a 501st male on the same day: no panic")
+		}
+	}()
+	s.take(r, dob, true)
 }
