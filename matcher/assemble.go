@@ -137,15 +137,20 @@ func (a *assembly) memberRecords(i int, m *facts.Member) error {
 	by, bm, bd := m.Key.BirthDate()
 	nd := nameDOBKey(first.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), first.Region)
 	if nd != 0 {
-		ok, err := a.unambiguous(m.Key, nd)
+		// The records come first: most persons have none without a valid
+		// ID (the presence filters tell without a seek), and then the
+		// ambiguity test, a roster seek, is moot.
+		weak, err := ix.NameDOBRecords(nd)
 		if err != nil {
 			return err
 		}
+		ok := len(weak) > 0
 		if ok {
-			weak, err := ix.NameDOBRecords(nd)
-			if err != nil {
+			if ok, err = a.unambiguous(m.Key, nd); err != nil {
 				return err
 			}
+		}
+		if ok {
 			for _, r := range weak {
 				r.Rec.Base().Match = sources.MatchNameDOB
 			}
