@@ -120,9 +120,19 @@ func (d *delta) apply(ctx context.Context) error {
 			tw.abort()
 		}
 	}()
+	if p := d.db.reusableFilter(d.src, d.oldGen, total); p != nil {
+		tw.p, tw.extend = p, true
+	}
 	rows, err := d.scan(ctx, rd, cd, tr, tw, chunks, base, total, fileIdx)
 	if err != nil {
 		return err
+	}
+	if tw.extend {
+		for _, r := range rows {
+			if r.new.flag != 0 {
+				tw.p.add(r.new.group)
+			}
+		}
 	}
 	// A conflict means another writer changed the catalog meanwhile (a run
 	// pruning its change sets): the delta still holds, so build the
@@ -270,22 +280,22 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 // the transaction bytes the rows take and the rows that did not convert.
 func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sources.Chunk, keys []personid.Parsed,
 	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, int64, int, error) {
-	old, err := tr.read(seq0, c.Rows, nil)
+	// The old entries become the new ones in place: a row whose raw digest
+	// is unchanged keeps its entry as it is, so only the others are touched.
+	ents, err := tr.read(seq0, c.Rows, make([]byte, 0, c.Rows*entryLen))
 	if err != nil {
 		return nil, nil, 0, 0, err
 	}
+	known := len(ents) / entryLen // rows past the old end have no entry
+	ents = ents[:c.Rows*entryLen]
+	clear(ents[known*entryLen:])
 	raws := rowDigests(d.db, rd, c)
-	ents := make([]byte, c.Rows*entryLen)
-	olds := make([]rowEntry, c.Rows)
 	bad := 0
 	var todo []int
-	for i := range olds {
-		if (i+1)*entryLen <= len(old) {
-			olds[i] = getEntry(old[i*entryLen:])
-		}
-		if o := olds[i]; raws != nil && o.raw != 0 && o.raw == raws[i] {
-			o.put(ents[i*entryLen:])
-			if o.flag == 0 {
+	for i := range c.Rows {
+		e := ents[i*entryLen:]
+		if raw := binary.LittleEndian.Uint64(e[25:]); raws != nil && raw != 0 && raw == raws[i] {
+			if e[0] == 0 {
 				bad++ // it did not convert before either
 			}
 			continue
@@ -302,7 +312,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sour
 	var bytes int64
 	for j, i := range todo {
 		rec := recs[j]
-		r := deltaRow{seq: seq0 + uint32(i), old: olds[i]}
+		r := deltaRow{seq: seq0 + uint32(i), old: getEntry(ents[i*entryLen:])}
 		if rec != nil {
 			if keys[i].Reason == personid.ReasonNone {
 				r.key = keys[i].Key
@@ -316,7 +326,10 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sour
 			buf, _ = cd.appendRecord(buf[:0], rec, fi)
 			flag, group := recordGroup(r.key, rec)
 			r.new = entryOf(flag, group, buf)
-			r.new.put(ents[i*entryLen:])
+		}
+		r.new.put(ents[i*entryLen:]) // a row that does not convert has the zero entry
+		if raws != nil {
+			binary.LittleEndian.PutUint64(ents[i*entryLen+25:], raws[i])
 		}
 		if r.old.sameRecord(r.new) {
 			continue
@@ -330,7 +343,6 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sour
 		bytes += int64(2*len(r.val)) + perRowOverhead
 		local = append(local, r)
 	}
-	putRaws(ents, raws)
 	return local, ents, bytes, bad, nil
 }
 

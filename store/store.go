@@ -51,7 +51,8 @@ func Open(dir string, opts Options) (*DB, error) {
 		WithIndexCacheSize(32 << 20).
 		WithValueThreshold(1 << 16).
 		WithCompression(options.Snappy).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		WithMetricsEnabled(false)
 	bdb, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)

@@ -94,6 +94,9 @@ type tableWriter struct {
 	f    *os.File
 	path string
 	p    *presence // filled as entries are written
+	// extend means p is the live generation's filter, extended by the
+	// delta's changed rows rather than filled from every entry written.
+	extend bool
 }
 
 func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
@@ -124,7 +127,9 @@ func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, err
 
 // writeAt writes the entries (entryLen bytes each) of rows from seq on.
 func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
-	t.p.addEntries(entries)
+	if !t.extend {
+		t.p.addEntries(entries)
+	}
 	_, err := t.f.WriteAt(entries, tableHeader+int64(seq)*entryLen)
 	return err
 }
