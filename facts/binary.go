@@ -330,6 +330,12 @@ func DecodeBinary(b []byte) (*Household, error) {
 // can copy their encodings into one string and decode each from a slice of
 // it, one allocation for all instead of one each.
 func DecodeBinaryString(s string) (*Household, error) {
+	return decodeBinary(s, AllLists)
+}
+
+// decodeBinary decodes s, filling of each member only the parts keep names
+// (see Lists); the bytes of the others are checked and skipped.
+func decodeBinary(s string, keep Lists) (*Household, error) {
 	if len(s) == 0 {
 		return nil, fmt.Errorf("%w: empty input", errCorrupt)
 	}
@@ -349,7 +355,7 @@ func DecodeBinaryString(s string) (*Household, error) {
 		members := make([]Member, n)
 		var rosters []sources.RosterMember
 		for i := range h.Members {
-			h.Members[i] = d.member(&members[i], &rosters, n)
+			h.Members[i] = d.member(&members[i], &rosters, n, keep)
 			if d.err != nil {
 				break
 			}
@@ -489,29 +495,59 @@ func (d *decoder) time() time.Time {
 
 // member decodes a member into m, or returns nil for an absent one. Its
 // roster row goes into the next free element of *rosters, made for n
-// members on first use.
-func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int) *Member {
+// members on first use. Of the parts Lists names, only those in keep are
+// decoded; the others are skipped (and left empty).
+func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int, keep Lists) *Member {
 	if !d.present() {
 		return nil
 	}
 	*m = Member{
 		Key: personid.Key(d.uvarint()), PersonID: d.str(), Name: d.str(), Relation: d.str(), RelativeFiled: d.bool(),
 	}
-	if d.i < len(d.s) && d.s[d.i] == 1 { // a roster row follows
+	switch {
+	case keep&ListRoster == 0:
+		d.skipRecord(layouts[rosterIndex])
+	case d.i < len(d.s) && d.s[d.i] == 1: // a roster row follows
 		if cap(*rosters) == 0 {
 			*rosters = make([]sources.RosterMember, 0, n)
 		}
 		*rosters = (*rosters)[:len(*rosters)+1]
 		m.Roster = decodeRecord[sources.RosterMember](d, layouts[rosterIndex], &(*rosters)[len(*rosters)-1])
-	} else {
+	default:
 		m.Roster = decodeRecord[sources.RosterMember](d, layouts[rosterIndex], nil)
 	}
-	if n := d.count(); n > 0 {
+	if keep&ListOtherHouseholds == 0 {
+		d.skipStrings()
+	} else if n := d.count(); n > 0 {
 		m.OtherHouseholds = make([]string, n)
 		for i := range m.OtherHouseholds {
 			m.OtherHouseholds[i] = d.str()
 		}
 	}
+	if keep&recordLists == recordLists {
+		d.allLists(m)
+	} else {
+		d.someLists(m, keep)
+	}
+	if keep&ListHousemates == 0 {
+		d.skipHousemates()
+	} else if n := d.count(); n > 0 {
+		m.Housemates = make([]*Housemate, n)
+		for i := range m.Housemates {
+			if !d.present() {
+				continue
+			}
+			m.Housemates[i] = &Housemate{
+				Police: decodeRecord[sources.Police](d, layouts[policeIndex], nil),
+				Staff:  decodeList[sources.Staff](d, layouts[staffIndex]),
+			}
+		}
+	}
+	return m
+}
+
+// allLists decodes every record list of a member.
+func (d *decoder) allLists(m *Member) {
 	m.Police = decodeList[sources.Police](d, layouts[policeIndex])
 	m.Vehicles = decodeList[sources.Vehicle](d, layouts[vehicleIndex])
 	m.RealEstate = decodeList[sources.RealEstate](d, layouts[realEstateIndex])
@@ -525,19 +561,6 @@ func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int) *Mem
 	m.Poverty = decodeList[sources.Poverty](d, layouts[povertyIndex])
 	m.Deposit = decodeList[sources.Deposit](d, layouts[depositIndex])
 	m.Staff = decodeList[sources.Staff](d, layouts[staffIndex])
-	if n := d.count(); n > 0 {
-		m.Housemates = make([]*Housemate, n)
-		for i := range m.Housemates {
-			if !d.present() {
-				continue
-			}
-			m.Housemates[i] = &Housemate{
-				Police: decodeRecord[sources.Police](d, layouts[policeIndex], nil),
-				Staff:  decodeList[sources.Staff](d, layouts[staffIndex]),
-			}
-		}
-	}
-	return m
 }
 
 // decodeList decodes a record list into one backing array: one allocation

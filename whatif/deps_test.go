@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/rules"
 )
 
@@ -37,5 +38,40 @@ func TestAffectedRules(t *testing.T) {
 	}
 	if n := len(affectedRules(set, []string{"max_age_days"})); n != len(set.Rules()) {
 		t.Errorf("max_age_days (read by the engine for every rule) reaches %d of %d rules", n, len(set.Rules()))
+	}
+}
+
+// TestPlanDecodesWhatItReads: a narrowed plan decodes of each member only
+// the parts its rules and the benefit read; a full one decodes everything.
+func TestPlanDecodesWhatItReads(t *testing.T) {
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Run{Set: set}
+	income := facts.ListPayroll | facts.ListFund | facts.ListPension | facts.ListMedical // counted income
+	for _, tc := range []struct {
+		param string
+		want  facts.Lists
+	}{
+		{"dibao_standard", income | facts.ListDeposit | facts.ListDisability},
+		{"divorce_window_months", income | facts.ListCourt},
+		{"vehicle_exempt_price", income | facts.ListVehicles | facts.ListRealEstate | facts.ListBusiness |
+			facts.ListPolice | facts.ListPoverty | facts.ListDisability}, // omission.candidate and what it fires
+	} {
+		p, err := r.plan(set, []string{tc.param}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.lists != tc.want {
+			t.Errorf("%s: decodes parts %b; want %b", tc.param, p.lists, tc.want)
+		}
+	}
+	p, err := r.plan(set, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.lists != facts.AllLists {
+		t.Errorf("a full plan decodes parts %b; want all", p.lists)
 	}
 }

@@ -18,7 +18,9 @@
 // The households are selected from households.parquet's small columns
 // (region, area, assistance, candidate), read by row group in parallel; the
 // facts_bin column is then read only on the pages that hold a selected row,
-// decoded, evaluated and dropped row group by row group, so that a
+// decoded (each member with only the record lists the re-evaluated rules
+// and the benefit read, rules.Set.MemberFields), evaluated and dropped row
+// group by row group, so that a
 // province-sized run needs memory for its small columns and a few row
 // groups of facts. A sweep selects the rows of every step first, then reads
 // and decodes each selected row once and evaluates every step on it.

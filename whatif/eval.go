@@ -203,10 +203,13 @@ type plan struct {
 	order         map[string]int  // rule id → position in the set, for row order
 	names         []string        // changed parameters; nil when full
 	full          bool
+	// lists are the parts of a member eval and Measure can read: the facts
+	// of a re-evaluated row are decoded with only these.
+	lists facts.Lists
 }
 
 func (r *Run) plan(after *rules.Set, names []string, full bool) (*plan, error) {
-	p := &plan{before: r.Set, after: after, eval: after, rerun: map[string]bool{}, order: map[string]int{}, full: full}
+	p := &plan{before: r.Set, after: after, eval: after, rerun: map[string]bool{}, order: map[string]int{}, full: full, lists: facts.AllLists}
 	for i, rl := range after.Rules() {
 		p.order[rl.ID] = i
 	}
@@ -247,7 +250,22 @@ func (r *Run) plan(after *rules.Set, names []string, full bool) (*plan, error) {
 		}
 		p.eval = set
 	}
+	p.lists = listsRead(p.eval)
 	return p, nil
+}
+
+// listsRead returns the parts of a member that evaluating set's rules and
+// Measure can read (every part when rules cannot tell).
+func listsRead(set *rules.Set) facts.Lists {
+	names, all := set.MemberFields()
+	if all {
+		return facts.AllLists
+	}
+	lists, err := facts.ListsNamed(append(names, rules.MeasureFields()...)...)
+	if err != nil {
+		return facts.AllLists // rules and facts disagree on a field: decode it all
+	}
+	return lists
 }
 
 func ruleFires(set *rules.Set) map[string][]string {
@@ -273,8 +291,10 @@ type part struct {
 // so that memory holds the facts of one row group per worker.
 func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][]*part, error) {
 	need := make(selection, len(r.Rows))
+	var lists facts.Lists
 	for _, pr := range prs {
 		need.or(pr.sel)
+		lists |= pr.plan.lists
 	}
 	var f *pqFile
 	for i, ok := range need {
@@ -321,7 +341,7 @@ func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][
 			hs = slices.Clone(hs)
 			// Rows come in ascending order: when row i comes, every row
 			// before it has its facts.
-			err := r.fetchGroup(f, g, want, func(i int, h *facts.Household) error {
+			err := r.fetchGroup(f, g, want, lists, func(i int, h *facts.Household) error {
 				if err := upTo(i); err != nil {
 					return err
 				}

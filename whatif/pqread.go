@@ -380,7 +380,7 @@ func (r *Run) fetch(ctx context.Context, want []int, workers int) error {
 		if len(parts[g]) == 0 {
 			return nil
 		}
-		return r.fetchGroup(f, g, parts[g], func(i int, h *facts.Household) error { r.decoded[i] = h; return nil })
+		return r.fetchGroup(f, g, parts[g], facts.AllLists, func(i int, h *facts.Household) error { r.decoded[i] = h; return nil })
 	})
 }
 
@@ -398,8 +398,9 @@ func (r *Run) openFacts() (*pqFile, error) {
 }
 
 // fetchGroup decodes the facts of the rows want (ascending, all in row
-// group g) and hands each to put, in order; an error of put stops it.
-func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.Household) error) (err error) {
+// group g), each member with only the parts lists names, and hands each to
+// put, in order; an error of put stops it.
+func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, put func(i int, h *facts.Household) error) (err error) {
 	inPut := false // a panic of put is not a damaged page: it goes on
 	defer func() {
 		if p := recover(); p != nil {
@@ -464,7 +465,7 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, put func(i int, h *facts.
 			all := unsafe.String(unsafe.SliceData(text), len(text)) // text is not written again
 			from := 0
 			for j, row := range rows {
-				h, err := r.decode(f, first+row, all[from:ends[j]])
+				h, err := r.decode(f, first+row, all[from:ends[j]], lists)
 				if err != nil {
 					return err
 				}
@@ -502,13 +503,13 @@ func pageStarts(cc parquet.ColumnChunk, rows int) []int {
 	return out
 }
 
-// decode decodes the facts of row i from b; the strings of the facts are
-// substrings of b.
-func (r *Run) decode(f *pqFile, i int, b string) (*facts.Household, error) {
+// decode decodes the facts of row i from b, each member with only the parts
+// lists names; the strings of the facts are substrings of b.
+func (r *Run) decode(f *pqFile, i int, b string, lists facts.Lists) (*facts.Household, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", f.path, i+1, r.Rows[i].HouseholdID)
 	}
-	h, err := facts.DecodeBinaryString(b)
+	h, err := facts.DecodeBinaryStringLists(b, lists)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", f.path, i+1, r.Rows[i].HouseholdID, err)
 	}
