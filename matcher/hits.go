@@ -178,6 +178,7 @@ func (r *run) decodeHits(ctx context.Context, i int, e *sources.Entry) error {
 	out := make([]chunkHits, len(c.hits[i].rows))
 	pick := func(ci int) []int {
 		o := &out[ci]
+		o.hits = make([]hit, 0, len(c.hits[i].rows[ci]))
 		for _, h := range c.hits[i].rows[ci] {
 			if l := c.localOf[h.person]; l >= 0 {
 				o.hits = append(o.hits, hit{row: int(h.row), person: l, mate: -1, nameDOB: h.weak})

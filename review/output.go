@@ -400,18 +400,24 @@ func HouseholdRowsWithoutFacts(res *Result) ([]HouseholdRow, error) {
 // parallelFor calls fn for 0..n-1 on up to workers goroutines, in blocks;
 // fn writes only its own index, so results do not depend on scheduling.
 func parallelFor(n, workers int, fn func(i int) error) error {
+	return parallelBlocks(n, workers, func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// parallelBlocks calls fn for blocks [lo, hi) covering 0..n-1 on up to
+// workers goroutines; fn writes only its own indexes.
+func parallelBlocks(n, workers int, fn func(lo, hi int) error) error {
 	const block = 512
 	var g errgroup.Group
 	g.SetLimit(max(workers, 1))
 	for lo := 0; lo < n; lo += block {
-		g.Go(func() error {
-			for i := lo; i < min(lo+block, n); i++ {
-				if err := fn(i); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return fn(lo, min(lo+block, n)) })
 	}
 	return g.Wait()
 }
@@ -435,23 +441,47 @@ func householdRowsOf(res *Result, workers int, withFacts bool) ([]HouseholdRow, 
 	}
 	all := append(append([]*facts.Household(nil), res.Households...), res.Candidates...)
 	rows := make([]HouseholdRow, len(all))
-	err := parallelFor(len(all), workers, func(i int) error {
-		h, ms := all[i], res.Measures[i]
-		row := HouseholdRow{HouseholdID: h.ID, RegionCode: h.Region, Area: h.Area, Assistance: h.Assistance,
-			Status: h.Status, Members: int32(len(h.Members)), MonthlyBenefit: h.MonthlyBenefit,
-			Candidate: h.Candidate, PerCapitaIncome: ms.PerCapita, MonthlyStandard: ms.MonthlyStandard}
-		if withFacts {
-			row.FactsBin = facts.AppendBinary(nil, h)
+	err := parallelBlocks(len(all), workers, func(lo, hi int) error {
+		var bins factsArena
+		for i := lo; i < hi; i++ {
+			h, ms := all[i], res.Measures[i]
+			row := HouseholdRow{HouseholdID: h.ID, RegionCode: h.Region, Area: h.Area, Assistance: h.Assistance,
+				Status: h.Status, Members: int32(len(h.Members)), MonthlyBenefit: h.MonthlyBenefit,
+				Candidate: h.Candidate, PerCapitaIncome: ms.PerCapita, MonthlyStandard: ms.MonthlyStandard}
+			if withFacts {
+				row.FactsBin = bins.add(h)
+			}
+			row.Flags = byHousehold[h.ID]
+			if h.Candidate {
+				row.PersonID = h.Members[0].PersonID
+				row.Flags = byCandidate[row.PersonID]
+			}
+			rows[i] = row
 		}
-		row.Flags = byHousehold[h.ID]
-		if h.Candidate {
-			row.PersonID = h.Members[0].PersonID
-			row.Flags = byCandidate[row.PersonID]
-		}
-		rows[i] = row
 		return nil
 	})
 	return rows, err
+}
+
+// factsArena encodes households' facts (facts.AppendBinary) into a
+// scratch buffer and keeps them side by side in large shared blocks: one
+// allocation per block instead of a growing slice per household.
+type factsArena struct {
+	scratch, block []byte
+}
+
+const factsBlock = 64 << 10
+
+// add returns h's encoded facts; the slice's capacity ends with it.
+func (a *factsArena) add(h *facts.Household) []byte {
+	a.scratch = facts.AppendBinary(a.scratch[:0], h)
+	n := len(a.scratch)
+	if cap(a.block)-len(a.block) < n {
+		a.block = make([]byte, 0, max(factsBlock, n))
+	}
+	start := len(a.block)
+	a.block = append(a.block, a.scratch...)
+	return a.block[start : start+n : start+n]
 }
 
 // rowGroupRows is the row-group size of the run's Parquet files.

@@ -261,6 +261,9 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 	w := wantCursor{rows: want}
 	d.spans = make([]span, 0, keep)
 	d.dict = make([]int32, 0, keep)
+	// Most text values (ID numbers, names, codes, dates) are under 24 bytes:
+	// the arena rarely grows.
+	d.arena = make([]byte, 0, keep*24)
 	// Dictionary entries are copied out on first use: a dictionary of unique
 	// values (names, plate numbers) is as big as the column, and a probe
 	// wants a few of its rows.
@@ -280,9 +283,9 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 				lastDict = dict
 				dv := dict.Page().Data()
 				dictVals, dictOffs = byteValues(&dv, rc.phys, dictOffs)
-				dictSpans = dictSpans[:0]
-				for i := 0; i+1 < len(dictOffs); i++ {
-					dictSpans = append(dictSpans, span{notCopied, 0})
+				dictSpans = slices.Grow(dictSpans[:0], len(dictOffs))[:max(len(dictOffs)-1, 0)]
+				for i := range dictSpans {
+					dictSpans[i] = span{notCopied, 0}
 				}
 				// Entries of an earlier dictionary in this chunk keep their own
 				// cache slots in the converter: number them after those.

@@ -343,7 +343,11 @@ type converter struct {
 
 func newConverter(p *colPlan, rc *rawCol, d *colData) *converter {
 	cv := &converter{plan: p, raw: rc, data: d}
-	if d.ndict > 0 && rc.kind == rawText {
+	// The cache has a slot per dictionary entry: worth it when the rows
+	// materialized may repeat entries, not for a few rows of a dictionary
+	// of unique values (names, plate numbers), where it cost more to
+	// allocate than the conversions it saved.
+	if d.ndict > 0 && rc.kind == rawText && len(d.null) >= d.ndict/4 {
 		cv.cache, cv.done, cv.errs = make([]cell, d.ndict), make([]bool, d.ndict), make([]error, d.ndict)
 	}
 	return cv
@@ -414,7 +418,7 @@ func (r *Reader) DecodeOrigins(c Chunk, rows []int) ([]Record, error) {
 }
 
 func (r *Reader) decode(c Chunk, rows []int, only []bool) ([]Record, error) {
-	var out []Record
+	out := make([]Record, 0, len(rows))
 	err := r.impl.decodeRows(c, rows, only, func(_ int, rec Record, _ []cell) error {
 		out = append(out, rec)
 		return nil
