@@ -82,25 +82,41 @@ func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOption
 		seen[k] = true
 	}
 	var out []SourceUpdate
+	// The catalog is read again only after an entry changed it: decoding it
+	// for each of the unchanged entries was most of a quiet update's work.
+	cat, err := db.Catalog()
+	if err != nil {
+		return out, err
+	}
 	for pos, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		u, err := db.updateEntry(ctx, m, e, pos, opts)
+		u, err := db.updateEntry(ctx, m, e, pos, opts, cat)
 		if err != nil {
 			return out, fmt.Errorf("index %s %s: %w", e.Kind, e.Path, err)
 		}
 		out = append(out, u)
+		if u.Action != "unchanged" {
+			if cat, err = db.Catalog(); err != nil {
+				return out, err
+			}
+		}
 	}
-	cat, err := db.Catalog()
-	if err != nil {
-		return out, err
+	if !inOrder(cat, m) {
+		if err := db.editCatalog(func(c *Catalog) error { reorder(c, m); return nil }); err != nil {
+			return out, err
+		}
 	}
 	for _, s := range cat.Sources {
 		if s.Gen == 0 || seen[[2]string{string(s.Kind), s.Path}] {
 			continue
 		}
-		u, err := db.updateEntry(ctx, m, &sources.Entry{Kind: s.Kind, Path: s.Path}, -1, opts)
+		now, err := db.Catalog()
+		if err != nil {
+			return out, err
+		}
+		u, err := db.updateEntry(ctx, m, &sources.Entry{Kind: s.Kind, Path: s.Path}, -1, opts, now)
 		if err != nil {
 			return out, fmt.Errorf("remove %s %s from the index: %w", s.Kind, s.Path, err)
 		}
@@ -114,7 +130,7 @@ func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOption
 
 // updateEntry rebuilds one source if it changed. pos is the entry's place in
 // the manifest (the roster 0); -1 means the entry left the manifest.
-func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.Entry, pos int, opts UpdateOptions) (SourceUpdate, error) {
+func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.Entry, pos int, opts UpdateOptions, cat *Catalog) (SourceUpdate, error) {
 	start := time.Now()
 	u := SourceUpdate{Kind: e.Kind, Path: e.Path, Snapshot: e.Snapshot.Format(time.DateOnly)}
 	fp := ""
@@ -124,15 +140,11 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 			return u, err
 		}
 	}
-	cat, err := db.Catalog()
-	if err != nil {
-		return u, err
-	}
 	old := cat.source(e.Kind, e.Path)
 	if old != nil && old.Gen != 0 {
 		if pos >= 0 && old.Fingerprint == fp {
 			u.Action, u.Gen = "unchanged", old.Gen
-			return u, db.editCatalog(func(c *Catalog) error { reorder(c, m); return nil })
+			return u, nil // Update puts the catalog in manifest order
 		}
 		if pos >= 0 && e.Snapshot.Before(old.Snapshot) {
 			return u, fmt.Errorf("snapshot %s is older than the indexed one (%s); an index only moves forward",
@@ -145,7 +157,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	}
 	var src uint16
 	var gen, oldGen, oldData uint32
-	err = db.editCatalog(func(c *Catalog) error {
+	err := db.editCatalog(func(c *Catalog) error {
 		s := c.source(e.Kind, e.Path)
 		if s == nil {
 			c.Sources = append(c.Sources, Source{ID: c.NextSrc, Kind: e.Kind, Path: e.Path})
@@ -253,6 +265,18 @@ func reorder(c *Catalog, m *sources.Manifest) {
 		return math.MaxInt32
 	}
 	sort.SliceStable(c.Sources, func(i, j int) bool { return at(c.Sources[i]) < at(c.Sources[j]) })
+}
+
+// inOrder reports whether c's sources are in manifest order already.
+func inOrder(c *Catalog, m *sources.Manifest) bool {
+	o := &Catalog{Sources: slices.Clone(c.Sources)}
+	reorder(o, m)
+	for i := range o.Sources {
+		if o.Sources[i].ID != c.Sources[i].ID {
+			return false
+		}
+	}
+	return true
 }
 
 // Live reports whether s is in the manifest the index was last updated with.
