@@ -455,6 +455,7 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, fn func(row in
 	}
 	cells := make([]cell, len(r.plans))
 	var rec Record
+	var canon [18]byte
 	for pos, row := range rows { // columns hold just these rows: row's values are at pos
 		if rec == nil || fresh {
 			rec = r.schema.New()
@@ -465,7 +466,11 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, fn func(row in
 		p := personid.Parse(raw)
 		id := strings.TrimSpace(raw)
 		if p.Reason == personid.ReasonNone {
-			id = p.Key.String()
+			// Most IDs are written in canonical form already: keep raw
+			// rather than make the same string again.
+			if c := p.Key.AppendTo(canon[:0]); string(c) != raw {
+				id = string(c)
+			}
 		}
 		*o = Origin{Key: p.Key, PersonID: id, Kind: r.e.Kind, File: f.name, Row: c.FirstRow + int64(row), Snapshot: r.e.Snapshot}
 		cells[0] = cell{s: o.PersonID, null: o.PersonID == ""}
@@ -512,7 +517,9 @@ func setField(f reflect.Value, x cell) {
 	case reflect.Bool:
 		f.SetBool(x.b)
 	default:
-		f.Set(reflect.ValueOf(x.t))
+		// Through a pointer: reflect.ValueOf(x.t) would box a copy of the
+		// time on the heap for every record.
+		*f.Addr().Interface().(*time.Time) = x.t
 	}
 }
 
