@@ -336,13 +336,18 @@ func DecodeBinaryString(s string) (*Household, error) {
 // decodeBinary decodes s, filling of each member only the parts keep names
 // (see Lists); the bytes of the others are checked and skipped.
 func decodeBinary(s string, keep Lists) (*Household, error) {
+	return decodeWith(decoder{s: s, i: 1}, keep)
+}
+
+// decodeWith decodes d.s from d.i = 1 on.
+func decodeWith(d decoder, keep Lists) (*Household, error) {
+	s := d.s
 	if len(s) == 0 {
 		return nil, fmt.Errorf("%w: empty input", errCorrupt)
 	}
 	if s[0] != BinaryVersion {
 		return nil, fmt.Errorf("facts: binary encoding version %d; supported version: %d", s[0], BinaryVersion)
 	}
-	d := decoder{s: s, i: 1}
 	h := &Household{
 		ID: d.str(), Region: d.str(), Area: d.str(), Assistance: d.str(), Status: d.str(),
 		MonthlyBenefit: d.float(), Since: d.time(), ApplicationDate: d.time(),
@@ -377,6 +382,9 @@ type decoder struct {
 	s   string
 	i   int
 	err error
+	// strs, when not nil, receives a copy of every string decoded: s is
+	// then an encoding the caller will reuse (see Decoder).
+	strs *strArena
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -425,6 +433,9 @@ func (d *decoder) str() string {
 	n := d.count()
 	s := d.s[d.i : d.i+n]
 	d.i += n
+	if d.strs != nil {
+		return d.strs.save(s)
+	}
 	return s
 }
 

@@ -3,6 +3,7 @@ package facts
 import (
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"github.com/hedui/hedui/sources"
 )
@@ -205,4 +206,53 @@ func (d *decoder) skipHousemates() {
 		d.skipRecord(layouts[policeIndex])
 		d.skipList(layouts[staffIndex])
 	}
+}
+
+// Decoder decodes households one after another from encodings the caller
+// reuses (the values of a Parquet page, valid until the page is released).
+// It keeps of each member only the parts of its Lists, and copies the
+// strings of what it keeps into chunks of memory of its own: a household
+// stays valid once its encoding is gone and holds no more memory than its
+// strings, where DecodeBinaryString's hold the whole encoding. A Decoder is
+// not safe for concurrent use.
+type Decoder struct {
+	lists Lists
+	strs  strArena
+}
+
+// NewDecoder returns a Decoder that keeps the parts lists names.
+func NewDecoder(lists Lists) *Decoder { return &Decoder{lists: lists & AllLists} }
+
+// Decode decodes a household that AppendBinary encoded, as
+// DecodeBinaryStringLists does; b is not retained.
+func (dec *Decoder) Decode(b []byte) (*Household, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty input", errCorrupt)
+	}
+	// Only the strings saved to the arena outlive this call.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	return decodeWith(decoder{s: s, i: 1, strs: &dec.strs}, dec.lists)
+}
+
+// strArenaChunk is the size of the chunks a strArena allocates: large
+// enough for the strings of a few hundred households.
+const strArenaChunk = 64 << 10
+
+// strArena copies strings into chunks it allocates. A chunk's bytes are
+// written once, before the strings that point into them are handed out,
+// and never again; a new chunk starts when one is full.
+type strArena struct {
+	chunk []byte
+}
+
+func (a *strArena) save(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if len(s) > cap(a.chunk)-len(a.chunk) {
+		a.chunk = make([]byte, 0, max(strArenaChunk, len(s)))
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, s...)
+	return unsafe.String(&a.chunk[start], len(s))
 }

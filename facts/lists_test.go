@@ -150,3 +150,42 @@ func FuzzDecodeBinaryLists(f *testing.F) {
 		}
 	})
 }
+
+// TestDecoderOutlivesItsInput: a Decoder's households equal
+// DecodeBinaryStringLists's and stay intact when their encodings are
+// overwritten, as a page's buffer is when the page is released.
+func TestDecoderOutlivesItsInput(t *testing.T) {
+	hs := []*facts.Household{fullHousehold(), edgeHousehold(), {}}
+	if !testing.Short() {
+		hs = append(hs, loadReal(t)...)
+	}
+	for _, keep := range masks() {
+		dec := facts.NewDecoder(keep)
+		var buf []byte
+		var got, want []*facts.Household
+		for i, h := range hs {
+			buf = facts.AppendBinary(buf[:0], h)
+			w, err := facts.DecodeBinaryStringLists(string(buf), keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := dec.Decode(buf)
+			if err != nil {
+				t.Fatalf("lists %b, household %d: %v", keep, i, err)
+			}
+			clear(buf) // the next household's encoding reuses it
+			got, want = append(got, g), append(want, w)
+		}
+		for i := range got {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("lists %b, household %d: Decoder gives %+v; want %+v", keep, i, got[i], want[i])
+			}
+		}
+		bad := facts.AppendBinary(nil, fullHousehold())
+		for n := range len(bad) {
+			if _, err := dec.Decode(bad[:n]); err == nil {
+				t.Fatalf("lists %b, truncated to %d bytes: no error", keep, n)
+			}
+		}
+	}
+}

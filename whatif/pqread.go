@@ -253,13 +253,21 @@ type arena struct {
 	ends []int
 }
 
+// newArena returns an arena sized for a column chunk of rows values whose
+// pages hold about size bytes: the buffers then grow seldom, if at all.
+func (f *pqFile) newArena(g int, name string, rows int) arena {
+	size := f.pf.Metadata().RowGroups[g].Columns[f.leaf[name]].MetaData.TotalUncompressedSize
+	return arena{buf: make([]byte, 0, max(0, min(size, 1<<30))), ends: make([]int, 0, rows)}
+}
+
 func (a *arena) add(b []byte) {
 	a.buf = append(a.buf, b...)
 	a.ends = append(a.ends, len(a.buf))
 }
 
 func (a *arena) each(fn func(i int, s string)) {
-	all, start := string(a.buf), 0
+	// buf is not written again: its bytes can back the strings.
+	all, start := unsafe.String(unsafe.SliceData(a.buf), len(a.buf)), 0
 	for i, end := range a.ends {
 		fn(i, all[start:end])
 		start = end
@@ -303,6 +311,9 @@ func (f *pqFile) readRowGroup(g int, rows []review.HouseholdRow) error {
 	}
 	for _, c := range texts {
 		var a arena
+		if c.ids {
+			a = f.newArena(g, c.name, len(rows))
+		}
 		err := f.text(g, c.name, buf, func(i int, b []byte) {
 			if c.ids {
 				a.add(b)
@@ -416,6 +427,9 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, put fu
 	first := f.groups[g]
 	starts := pageStarts(cc, f.groups[g+1]-first)
 	buf := make([]parquet.Value, valueBatch)
+	dec := facts.NewDecoder(lists)
+	var hs []*facts.Household
+	var rows []int
 	for k := 0; k < len(want); {
 		row := want[k] - first
 		start := 0 // the first row of the page holding row, or 0 to read from the start
@@ -436,46 +450,32 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, put fu
 				return fmt.Errorf("%s: row group %d column facts_bin: %w", f.path, g+1, err)
 			}
 			end := start + int(p.NumRows())
-			// Copy the wanted rows' encodings of the page into one string
-			// and decode each from a slice of it: one allocation per page,
-			// not one per household.
-			var vals [][]byte // valid until the page is released
-			var rows, ends []int
+			// Decode the wanted rows from the page's buffer: the decoder
+			// copies the strings it keeps, so the page can go.
+			hs, rows = hs[:0], rows[:0]
 			_, err = f.pageTexts(p, g, "facts_bin", start, buf, func(row int, b []byte) error {
 				if k >= len(want) || want[k]-first != row {
 					return nil
 				}
 				k++
-				vals, rows = append(vals, b), append(rows, row)
+				h, err := r.decode(f, dec, first+row, b)
+				if err != nil {
+					return err
+				}
+				hs, rows = append(hs, h), append(rows, row)
 				return nil
 			})
-			n := 0
-			for _, b := range vals {
-				n += len(b)
-			}
-			text := make([]byte, 0, n)
-			for _, b := range vals {
-				text = append(text, b...)
-				ends = append(ends, len(text))
-			}
 			parquet.Release(p)
 			if err != nil {
 				return err
 			}
-			all := unsafe.String(unsafe.SliceData(text), len(text)) // text is not written again
-			from := 0
 			for j, row := range rows {
-				h, err := r.decode(f, first+row, all[from:ends[j]], lists)
-				if err != nil {
-					return err
-				}
 				inPut = true
-				err = put(first+row, h)
+				err = put(first+row, hs[j])
 				inPut = false
 				if err != nil {
 					return err
 				}
-				from = ends[j]
 			}
 			start = end
 			if starts != nil && k < len(want) && want[k]-first >= end {
@@ -503,13 +503,12 @@ func pageStarts(cc parquet.ColumnChunk, rows int) []int {
 	return out
 }
 
-// decode decodes the facts of row i from b, each member with only the parts
-// lists names; the strings of the facts are substrings of b.
-func (r *Run) decode(f *pqFile, i int, b string, lists facts.Lists) (*facts.Household, error) {
+// decode decodes the facts of row i from b with dec.
+func (r *Run) decode(f *pqFile, dec *facts.Decoder, i int, b []byte) (*facts.Household, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin is empty; a run folder written before hedui stored facts in binary needs its review run again", f.path, i+1, r.Rows[i].HouseholdID)
 	}
-	h, err := facts.DecodeBinaryStringLists(b, lists)
+	h, err := dec.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: row %d (household %q): facts_bin: %w", f.path, i+1, r.Rows[i].HouseholdID, err)
 	}
@@ -554,7 +553,7 @@ func readFlags(ctx context.Context, path string, hs []review.HouseholdRow, worke
 func (f *pqFile) readFlagGroup(g int, rows []flagRow) error {
 	buf := make([]parquet.Value, valueBatch)
 	in := interner{}
-	var hh, pp arena
+	hh, pp := f.newArena(g, "household_id", len(rows)), f.newArena(g, "person_id", len(rows))
 	cols := []struct {
 		name string
 		fn   func(i int, b []byte)
