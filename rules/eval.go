@@ -370,6 +370,30 @@ type sourceCheck struct {
 	ev     *evaluator
 	env    Env
 	maxAge *ParamValue // looked up on first need
+	ages   [16]kindAge // each source's age, computed on first need
+	nages  int
+}
+
+// kindAge is the age in days of a source's snapshot at as_of.
+type kindAge struct {
+	kind sources.Kind
+	days int
+}
+
+// age returns the age of snapshot snap of source k, computed once per
+// household: the rules of a household share their sources.
+func (c *sourceCheck) age(k sources.Kind, snap time.Time) int {
+	for _, a := range c.ages[:c.nages] {
+		if a.kind == k {
+			return a.days
+		}
+	}
+	d := daysBetween(snap, c.env.AsOf)
+	if c.nages < len(c.ages) {
+		c.ages[c.nages] = kindAge{k, d}
+		c.nages++
+	}
+	return d
 }
 
 // insufficient returns the insufficient flag of r for h, or nil when every
@@ -394,7 +418,7 @@ func (c *sourceCheck) insufficient(r *Rule, h *facts.Household) (*Flag, error) {
 			c.maxAge = v
 		}
 		used = true
-		if age := daysBetween(snap, c.env.AsOf); float64(age) > c.maxAge.Number {
+		if age := c.age(k, snap); float64(age) > c.maxAge.Number {
 			stale = append(stale, fmt.Sprintf("%s（快照 %s，距核对日 %d 天）", k, snap.Format(dateLayout), age))
 		}
 	}
