@@ -491,3 +491,74 @@ func TestIndexEvaluationAnyWorkers(t *testing.T) {
 		t.Fatal("1 and 3 workers evaluate differently")
 	}
 }
+
+// rosterFile is a raw roster row as synth writes it.
+type rosterFile struct {
+	HouseholdID      string  `parquet:"household_id"`
+	PersonID         string  `parquet:"person_id"`
+	Name             string  `parquet:"name"`
+	Relation         string  `parquet:"relation,dict"`
+	RegionCode       string  `parquet:"region_code,dict"`
+	Area             string  `parquet:"area,dict"`
+	Assistance       string  `parquet:"assistance,dict"`
+	MonthlyBenefit   float64 `parquet:"monthly_benefit"`
+	Since            *int32  `parquet:"since,date"`
+	Status           string  `parquet:"status,dict"`
+	ApplicationDate  *int32  `parquet:"application_date,date"`
+	AuthorizationRef string  `parquet:"authorization_ref"`
+	RelativeFiled    bool    `parquet:"relative_filed"`
+}
+
+// TestIncrementalClearsARemovedHousehold: a flagged household that leaves
+// the roster has its flags cleared by the next incremental run, as a full
+// run after − before says, and is counted as removed.
+func TestIncrementalClearsARemovedHousehold(t *testing.T) {
+	ctx := context.Background()
+	dir := copyRegion(t)
+	m := mustManifest(t, dir)
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
+	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	before := fullRun(t, m, set)
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
+		t.Fatal(err)
+	}
+	gone := ""
+	for _, f := range before.Flags {
+		if f.HouseholdID != "" {
+			gone = f.HouseholdID
+			break
+		}
+	}
+	if gone == "" {
+		t.Fatal("no flagged household")
+	}
+	rewrite(t, m.Roster.Files[0], func(rows []rosterFile) []rosterFile {
+		return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
+	})
+	m2 := mustManifest(t, dir)
+	want := expectedChanges(before, fullRun(t, m2, set))
+	if !slices.ContainsFunc(want, func(c string) bool { return strings.HasPrefix(c, gone+",") && strings.HasSuffix(c, ",cleared") }) {
+		t.Fatalf("the full runs do not clear household %s's flags: %v", gone, want)
+	}
+	out := filepath.Join(t.TempDir(), "inc")
+	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, want) {
+		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := res.Incremental.RemovedHouseholds; n != 1 {
+		t.Fatalf("%d households removed, want 1", n)
+	}
+}

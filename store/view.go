@@ -333,7 +333,8 @@ func (v *View) CandidateKeys() ([]personid.Key, error) {
 
 // Changes calls fn with every entry of the change set of generation gen of
 // source src: sub is 'p' (person key), 'n' (name+DOB hash), 'h' (hukou
-// hash), 'd' (household ID) or 'a' (roster name+DOB hash).
+// hash), 'd' (household ID, without the terminator its keys carry) or 'a'
+// (roster name+DOB hash).
 func (v *View) Changes(src uint16, gen uint32, fn func(sub byte, group []byte) error) error {
 	prefix := genPrefix(kindChange, src, gen)
 	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -343,7 +344,13 @@ func (v *View) Changes(src uint16, gen uint32, fn func(sub byte, group []byte) e
 		if len(k) < 1 {
 			return errCorrupt
 		}
-		if err := fn(k[0], k[1:]); err != nil {
+		group := k[1:]
+		if k[0] == changeHousehold {
+			// The group is the household key's: the ID and the 0 byte
+			// that ends it (housePrefix); callers get the ID.
+			group = bytes.TrimSuffix(group, []byte{0})
+		}
+		if err := fn(k[0], group); err != nil {
 			return err
 		}
 	}
