@@ -147,9 +147,16 @@ func fitWidths(t *table) []float64 {
 		if e, ok := v.(excelize.Cell); ok {
 			v = e.Value
 		}
-		s := fmt.Sprint(v)
-		if f, ok := v.(float64); ok {
-			s = strconv.FormatFloat(f, 'f', 2, 64)
+		var s string
+		switch x := v.(type) { // what fmt.Sprint gives, without its cost per cell
+		case string:
+			s = x
+		case int:
+			s = strconv.Itoa(x)
+		case float64:
+			s = strconv.FormatFloat(x, 'f', 2, 64)
+		default:
+			s = fmt.Sprint(v)
 		}
 		w := 0
 		for _, r := range s {

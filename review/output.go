@@ -182,7 +182,7 @@ func (s *Summary) finish(m *matcher.Result, matchTime, rulesTime time.Duration) 
 type regions struct{ households, candidates map[string]string }
 
 func regionIndex(res *Result) regions {
-	r := regions{households: map[string]string{}, candidates: map[string]string{}}
+	r := regions{households: make(map[string]string, len(res.Households)), candidates: make(map[string]string, len(res.Candidates))}
 	for _, h := range res.Households {
 		r.households[h.ID] = h.Region
 	}
