@@ -447,19 +447,23 @@ func (d *delta) write(txn *badger.Txn, rows []deltaRow, cd *codec) (int64, error
 			}
 		}
 	}
-	var changed int64
+	var entries [][]byte
 	for k, ids := range diff {
 		for _, n := range ids {
 			if n != 0 {
-				if err := txn.Set(changeKey(d.src, d.gen, k[0], []byte(k[1:])), nil); err != nil {
-					return 0, err
-				}
-				changed++
+				entries = append(entries, []byte(k))
 				break
 			}
 		}
 	}
-	return changed, nil
+	sortChanges(entries)
+	cw := &changeWriter{src: d.src, gen: d.gen, put: txn.Set}
+	for _, e := range entries {
+		if err := cw.add(e[0], e[1:]); err != nil {
+			return 0, err
+		}
+	}
+	return cw.n, cw.flush()
 }
 
 // oldHukou reads the hukou number of the live police row under key k.

@@ -22,7 +22,8 @@
 //	H src gen hukouHash(8) seq(4)      → key(8) value  police rows by hukou (the housemate index)
 //	D src gen householdID 0x00 seq(4)  → key(8) value  roster rows by household
 //	A src gen nameDOBHash(8) key(8)    → seq(4)      roster persons by their first row's name+DOB+region
-//	X src gen sub group                → empty       change set: groups that differ from the previous generation
+//	X src gen 'B' block(4)             → entries     change set: groups that differ from the previous generation,
+//	                                                 each uvarint(len) sub group (older indexes: X src gen sub group → empty)
 //	F scope                            → flags       run history (scope H<household> or C<person>)
 //	G run(4) scope                     → flags       a run's history not yet copied into F
 //	Mcat, Mrun                         → JSON        catalog, last run record

@@ -10,7 +10,7 @@ const (
 	kindHukou   = 'H' // H src gen hukouHash seq → personKey(8) | record value (police rows)
 	kindHouse   = 'D' // D src gen householdID seq → record value (roster rows, by household)
 	kindRosterN = 'A' // A src gen nameDOBHash personKey → seq(4): a roster person's first row's name+DOB+region
-	kindChange  = 'X' // X src gen sub group → empty: what generation gen changed against the one before
+	kindChange  = 'X' // X src gen 'B' block → entries (sub, group): what generation gen changed against the one before
 	kindHistory = 'F' // F scope id → flags of the last run (scope H household, C candidate)
 	kindPending = 'G' // G run(4) scope id → flags of a run not yet applied to F; tombstone = 0xff
 )
@@ -22,6 +22,9 @@ const (
 	changeHukou     = 'h' // hukou hash: the police rows on that hukou
 	changeHousehold = 'd' // household ID: the household's roster rows
 	changeRosterN   = 'a' // name+DOB hash: the roster persons carrying it
+	// changeBlock is not a group: X src gen 'B' block(4) holds many
+	// entries (see changeWriter). Older indexes have one key per group.
+	changeBlock = 'B'
 )
 
 const genPrefixLen = 1 + 2 + 4
@@ -68,9 +71,8 @@ func housePrefix(dst []byte, src uint16, gen uint32, id string) []byte {
 	return append(dst, 0)
 }
 
-// changeKey is X | src | gen | sub | group.
-func changeKey(src uint16, gen uint32, sub byte, group []byte) []byte {
-	k := genPrefix(kindChange, src, gen)
-	k = append(k, sub)
-	return append(k, group...)
+// changeBlockKey is X | src | gen | 'B' | block.
+func changeBlockKey(src uint16, gen uint32, block uint32) []byte {
+	k := append(genPrefix(kindChange, src, gen), changeBlock)
+	return binary.BigEndian.AppendUint32(k, block)
 }

@@ -600,7 +600,7 @@ func keyedIdentity(_, v []byte) uint64 {
 func (db *DB) diff(ctx context.Context, src uint16, oldGen, newGen uint32) (int64, error) {
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
-	var changed int64
+	cw := &changeWriter{src: src, gen: newGen, put: wb.Set}
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		for _, dk := range diffKinds {
 			a := newGroupIter(txn, genPrefix(dk.kind, src, oldGen), dk.group, dk.identity)
@@ -628,8 +628,7 @@ func (db *DB) diff(ctx context.Context, src uint16, oldGen, newGen uint32) (int6
 						continue
 					}
 				}
-				changed++
-				if err := wb.Set(changeKey(src, newGen, dk.sub, group), nil); err != nil {
+				if err := cw.add(dk.sub, group); err != nil {
 					return err
 				}
 			}
@@ -638,10 +637,13 @@ func (db *DB) diff(ctx context.Context, src uint16, oldGen, newGen uint32) (int6
 		}
 		return nil
 	})
+	if err == nil {
+		err = cw.flush()
+	}
 	if err != nil {
 		return 0, err
 	}
-	return changed, wb.Flush()
+	return cw.n, wb.Flush()
 }
 
 func cmpGroups(a, b *groupIter) int {

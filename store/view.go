@@ -339,18 +339,30 @@ func (v *View) Changes(src uint16, gen uint32, fn func(sub byte, group []byte) e
 	prefix := genPrefix(kindChange, src, gen)
 	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
+	// The group of a household is its key's: the ID and the 0 byte that
+	// ends it (housePrefix); callers get the ID.
+	give := func(sub byte, group []byte) error {
+		if sub == changeHousehold {
+			group = bytes.TrimSuffix(group, []byte{0})
+		}
+		return fn(sub, group)
+	}
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		k := it.Item().KeyCopy(nil)[len(prefix):]
 		if len(k) < 1 {
 			return errCorrupt
 		}
-		group := k[1:]
-		if k[0] == changeHousehold {
-			// The group is the household key's: the ID and the 0 byte
-			// that ends it (housePrefix); callers get the ID.
-			group = bytes.TrimSuffix(group, []byte{0})
+		if k[0] != changeBlock {
+			if err := give(k[0], k[1:]); err != nil { // one key per group (older indexes)
+				return err
+			}
+			continue
 		}
-		if err := fn(k[0], group); err != nil {
+		val, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := eachChange(val, give); err != nil {
 			return err
 		}
 	}
