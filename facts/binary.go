@@ -51,6 +51,7 @@ type field struct {
 // layout is the field table of one kind, built once from its schema.
 type layout struct {
 	kind   sources.Kind
+	index  int // in layouts
 	fields []field
 }
 
@@ -87,6 +88,7 @@ func buildLayouts() [kindCount]*layout {
 		if err != nil {
 			panic(err) // a record struct the encoding cannot carry: a programming error
 		}
+		l.index = i
 		out[i] = l
 	}
 	return out
@@ -348,7 +350,8 @@ func decodeWith(d decoder, keep Lists) (*Household, error) {
 	if s[0] != BinaryVersion {
 		return nil, fmt.Errorf("facts: binary encoding version %d; supported version: %d", s[0], BinaryVersion)
 	}
-	h := &Household{
+	h := takeOne(d.mem.households())
+	*h = Household{
 		ID: d.str(), Region: d.str(), Area: d.str(), Assistance: d.str(), Status: d.str(),
 		MonthlyBenefit: d.float(), Since: d.time(), ApplicationDate: d.time(),
 		AuthorizationRef: d.str(), Candidate: d.bool(),
@@ -356,8 +359,8 @@ func decodeWith(d decoder, keep Lists) (*Household, error) {
 	if n := d.count(); n > 0 {
 		// One array for the members and one for their roster rows: two
 		// allocations per household instead of two per member.
-		h.Members = make([]*Member, n)
-		members := make([]Member, n)
+		h.Members = take(d.mem.memberPtrs(), n)
+		members := take(d.mem.members(), n)
 		var rosters []sources.RosterMember
 		for i := range h.Members {
 			h.Members[i] = d.member(&members[i], &rosters, n, keep)
@@ -385,6 +388,9 @@ type decoder struct {
 	// strs, when not nil, receives a copy of every string decoded: s is
 	// then an encoding the caller will reuse (see Decoder).
 	strs *strArena
+	// mem, when not nil, provides the structs and slices of households,
+	// members and records (see Decoder.Reuse).
+	mem *slabs
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -520,7 +526,7 @@ func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int, keep
 		d.skipRecord(layouts[rosterIndex])
 	case d.i < len(d.s) && d.s[d.i] == 1: // a roster row follows
 		if cap(*rosters) == 0 {
-			*rosters = make([]sources.RosterMember, 0, n)
+			*rosters = take(d.mem.rosters(), n)[:0]
 		}
 		*rosters = (*rosters)[:len(*rosters)+1]
 		m.Roster = decodeRecord[sources.RosterMember](d, layouts[rosterIndex], &(*rosters)[len(*rosters)-1])
@@ -530,7 +536,7 @@ func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int, keep
 	if keep&ListOtherHouseholds == 0 {
 		d.skipStrings()
 	} else if n := d.count(); n > 0 {
-		m.OtherHouseholds = make([]string, n)
+		m.OtherHouseholds = take(d.mem.strings(), n)
 		for i := range m.OtherHouseholds {
 			m.OtherHouseholds[i] = d.str()
 		}
@@ -543,15 +549,21 @@ func (d *decoder) member(m *Member, rosters *[]sources.RosterMember, n int, keep
 	if keep&ListHousemates == 0 {
 		d.skipHousemates()
 	} else if n := d.count(); n > 0 {
-		m.Housemates = make([]*Housemate, n)
+		m.Housemates = take(d.mem.housematePtrs(), n)
+		mates := take(d.mem.housemates(), n)
 		for i := range m.Housemates {
 			if !d.present() {
 				continue
 			}
-			m.Housemates[i] = &Housemate{
-				Police: decodeRecord[sources.Police](d, layouts[policeIndex], nil),
+			var police *sources.Police
+			if d.mem != nil {
+				police = takeOne(&kindSlabOf[sources.Police, *sources.Police](d.mem, layouts[policeIndex]).recs)
+			}
+			mates[i] = Housemate{
+				Police: decodeRecord[sources.Police](d, layouts[policeIndex], police),
 				Staff:  decodeList[sources.Staff](d, layouts[staffIndex]),
 			}
+			m.Housemates[i] = &mates[i]
 		}
 	}
 	return m
@@ -581,6 +593,17 @@ func decodeList[T any, P record[T]](d *decoder, l *layout) []P {
 	n := d.count()
 	if n == 0 {
 		return nil
+	}
+	if d.mem != nil {
+		ks := kindSlabOf[T, P](d.mem, l)
+		backing, out := take(&ks.recs, n), take(&ks.ptrs, n)
+		for i := range out {
+			out[i] = decodeRecord[T, P](d, l, &backing[i])
+			if d.err != nil {
+				return nil
+			}
+		}
+		return out
 	}
 	if n == 1 {
 		one := new(struct {

@@ -218,6 +218,7 @@ func (d *decoder) skipHousemates() {
 type Decoder struct {
 	lists Lists
 	strs  strArena
+	mem   slabs
 }
 
 // NewDecoder returns a Decoder that keeps the parts lists names.
@@ -231,8 +232,14 @@ func (dec *Decoder) Decode(b []byte) (*Household, error) {
 	}
 	// Only the strings saved to the arena outlive this call.
 	s := unsafe.String(unsafe.SliceData(b), len(b))
-	return decodeWith(decoder{s: s, i: 1, strs: &dec.strs}, dec.lists)
+	return decodeWith(decoder{s: s, i: 1, strs: &dec.strs, mem: &dec.mem}, dec.lists)
 }
+
+// Reuse lets the Decoder hand out again the memory of the households it
+// decoded so far (their structs and slices; their strings stay): none of
+// them may be used after the call. A reader that evaluates a page of
+// households and drops them calls it before decoding the next page.
+func (dec *Decoder) Reuse() { dec.mem.reuse() }
 
 // strArenaChunk is the size of the chunks a strArena allocates: large
 // enough for the strings of a few hundred households.

@@ -189,3 +189,42 @@ func TestDecoderOutlivesItsInput(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderReuse: with Reuse between households a Decoder still decodes
+// each right, and no longer allocates per household (only a chunk for
+// strings now and then).
+func TestDecoderReuse(t *testing.T) {
+	hs := []*facts.Household{fullHousehold(), edgeHousehold(), {}, fullHousehold()}
+	if !testing.Short() {
+		hs = append(hs, loadReal(t)...)
+	}
+	for _, keep := range masks() {
+		dec := facts.NewDecoder(keep)
+		for i, h := range hs {
+			b := facts.AppendBinary(nil, h)
+			want, err := facts.DecodeBinaryStringLists(string(b), keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := dec.Decode(b)
+			if err != nil {
+				t.Fatalf("lists %b, household %d: %v", keep, i, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("lists %b, household %d: after Reuse, Decoder gives %+v; want %+v", keep, i, got, want)
+			}
+			dec.Reuse()
+		}
+	}
+	dec := facts.NewDecoder(facts.AllLists)
+	b := facts.AppendBinary(nil, fullHousehold())
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := dec.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+		dec.Reuse()
+	})
+	if allocs >= 1 {
+		t.Errorf("%.2f allocations per household decoded with Reuse; want less than 1", allocs)
+	}
+}

@@ -318,12 +318,13 @@ func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][
 				want = append(want, i)
 			}
 		}
-		// Evaluate each block of rows as soon as its facts are decoded and
-		// drop them: memory holds the facts of a block, not of a row group.
+		// Evaluate the rows up to the last of each page of facts as soon as
+		// the page is decoded, then drop its facts: memory holds the facts
+		// of a page, not of a row group, and the decoder reuses it.
 		next := lo // the first row not yet evaluated
 		upTo := func(end int) error {
-			for ; next+blockSize <= end || (end == hi && next < hi); next = min(next+blockSize, hi) {
-				b := min(next+blockSize, hi)
+			for next < end {
+				b := min(next+blockSize, end)
 				for k, pr := range prs {
 					part, err := r.evalBlock(pr.plan, pr.sel, hs[next-lo:], next, b)
 					if err != nil {
@@ -334,19 +335,17 @@ func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][
 				if len(want) > 0 {
 					clear(hs[next-lo : b-lo])
 				}
+				next = b
 			}
 			return nil
 		}
 		if len(want) > 0 {
 			hs = slices.Clone(hs)
-			// Rows come in ascending order: when row i comes, every row
-			// before it has its facts.
-			err := r.fetchGroup(f, g, want, lists, func(i int, h *facts.Household) error {
-				if err := upTo(i); err != nil {
-					return err
+			err := r.fetchGroup(f, g, want, lists, true, func(rows []int, page []*facts.Household) error {
+				for j, i := range rows {
+					hs[i-lo] = page[j]
 				}
-				hs[i-lo] = h
-				return nil
+				return upTo(rows[len(rows)-1] + 1)
 			})
 			if err != nil {
 				return err

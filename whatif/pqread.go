@@ -391,7 +391,12 @@ func (r *Run) fetch(ctx context.Context, want []int, workers int) error {
 		if len(parts[g]) == 0 {
 			return nil
 		}
-		return r.fetchGroup(f, g, parts[g], facts.AllLists, func(i int, h *facts.Household) error { r.decoded[i] = h; return nil })
+		return r.fetchGroup(f, g, parts[g], facts.AllLists, false, func(rows []int, hs []*facts.Household) error {
+			for j, i := range rows {
+				r.decoded[i] = hs[j]
+			}
+			return nil
+		})
 	})
 }
 
@@ -409,9 +414,12 @@ func (r *Run) openFacts() (*pqFile, error) {
 }
 
 // fetchGroup decodes the facts of the rows want (ascending, all in row
-// group g), each member with only the parts lists names, and hands each to
-// put, in order; an error of put stops it.
-func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, put func(i int, h *facts.Household) error) (err error) {
+// group g), each member with only the parts lists names, and hands them to
+// put a page at a time, in order (rows are numbers in the run; the slices
+// serve again for the next page); an error of put stops it. With reuse,
+// the households of a page are dropped when put returns: their memory
+// serves the next page's (facts.Decoder.Reuse).
+func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, reuse bool, put func(rows []int, hs []*facts.Household) error) (err error) {
 	inPut := false // a panic of put is not a damaged page: it goes on
 	defer func() {
 		if p := recover(); p != nil {
@@ -462,19 +470,23 @@ func (r *Run) fetchGroup(f *pqFile, g int, want []int, lists facts.Lists, put fu
 				if err != nil {
 					return err
 				}
-				hs, rows = append(hs, h), append(rows, row)
+				hs, rows = append(hs, h), append(rows, first+row)
 				return nil
 			})
 			parquet.Release(p)
 			if err != nil {
 				return err
 			}
-			for j, row := range rows {
+			if len(rows) > 0 {
 				inPut = true
-				err = put(first+row, hs[j])
+				err = put(rows, hs)
 				inPut = false
 				if err != nil {
 					return err
+				}
+				if reuse {
+					clear(hs)
+					dec.Reuse()
 				}
 			}
 			start = end
