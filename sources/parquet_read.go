@@ -142,6 +142,7 @@ type colData struct {
 	ndict    int     // dictionary entries seen so far in this chunk
 	dictBase int     // number of the current dictionary's first entry
 	arena    []byte
+	arenaStr string // arena as one string, made on first need (str)
 	num      []int64   // rawInt, rawDate32, rawTimestamp (ticks), INT decimals, bools 0/1
 	flt      []float64 // rawFloat
 }
@@ -149,6 +150,18 @@ type colData struct {
 func (d *colData) text(i int) []byte {
 	s := d.spans[i]
 	return d.arena[s.off : s.off+s.len]
+}
+
+// str returns row i's text as a string: a substring of one copy of the
+// arena, made on first use, so that the values of a column cost one
+// allocation, not one each. The arena holds only the values of the rows
+// asked for (dictionary entries once), which their records keep anyway.
+func (d *colData) str(i int) string {
+	if d.arenaStr == "" && len(d.arena) > 0 {
+		d.arenaStr = string(d.arena)
+	}
+	s := d.spans[i]
+	return d.arenaStr[s.off : s.off+s.len]
 }
 
 // byteValues returns the values of a text page's data: BYTE_ARRAY or

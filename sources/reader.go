@@ -237,7 +237,7 @@ func (d *colData) rawText(i int, rc *rawCol) string {
 	case rc.kind == rawDecimal:
 		return decimalText(d.decimalOf(i, new(big.Int)), rc.scale)
 	case d.spans != nil:
-		return string(d.text(i))
+		return d.str(i)
 	case d.flt != nil:
 		return strconv.FormatFloat(d.flt[i], 'g', -1, 64)
 	case rc.kind == rawDate32:
@@ -361,7 +361,7 @@ func (cv *converter) cell(i int) (cell, error) {
 	if cv.cache != nil {
 		if k := d.dict[i]; k >= 0 {
 			if !cv.done[k] {
-				cv.cache[k], cv.errs[k] = cv.plan.fromText(string(d.text(i)))
+				cv.cache[k], cv.errs[k] = cv.plan.fromText(d.str(i))
 				cv.done[k] = true
 			}
 			return cv.cache[k], cv.errs[k]
@@ -370,7 +370,7 @@ func (cv *converter) cell(i int) (cell, error) {
 	rc := cv.raw
 	switch rc.kind {
 	case rawText:
-		return cv.plan.fromText(string(d.text(i)))
+		return cv.plan.fromText(d.str(i))
 	case rawInt, rawBool:
 		if rc.kind == rawBool && cv.plan.col.Type == TypeBool {
 			return cell{b: d.num[i] != 0}, nil
