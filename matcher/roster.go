@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -32,7 +31,15 @@ func nameDOBKey(name string, birth time.Time, region string) uint64 {
 	if name == "" || birth.IsZero() || len(region) != 6 {
 		return 0
 	}
-	return xxhash.Sum64String(fmt.Sprintf("%s\x00%s\x00%s", name, birth.Format("20060102"), region))
+	// name NUL yyyymmdd NUL region, hashed from a buffer on the stack
+	// (fmt.Sprintf allocated the same bytes for every roster row and record).
+	var buf [64]byte
+	b := append(buf[:0], name...)
+	b = append(b, 0)
+	b = birth.AppendFormat(b, "20060102")
+	b = append(b, 0)
+	b = append(b, region...)
+	return xxhash.Sum64(b)
 }
 
 // normalizeName drops half- and full-width spaces, which exports scatter
