@@ -401,6 +401,18 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) uvarint() uint64 {
+	// Most numbers (lengths, counts, tags) are below 128: one byte, inlined.
+	if i := d.i; uint(i) < uint(len(d.s)) {
+		if c := d.s[i]; c < 0x80 {
+			d.i = i + 1
+			return uint64(c)
+		}
+	}
+	return d.uvarintLong()
+}
+
+// uvarintLong reads a uvarint of any length.
+func (d *decoder) uvarintLong() uint64 {
 	var x uint64
 	for shift := uint(0); shift < 64; shift += 7 {
 		if d.i >= len(d.s) {
@@ -427,6 +439,14 @@ func (d *decoder) varint() int64 { return unzigzag(d.uvarint()) }
 // count reads a length of items that take at least one byte each, so a
 // garbled count cannot ask for more memory than the input could fill.
 func (d *decoder) count() int {
+	// Most counts and lengths take one byte: read it here, not through
+	// uvarint (the decoder's hottest path).
+	if i := d.i; uint(i) < uint(len(d.s)) {
+		if c := d.s[i]; c < 0x80 && int(c) < len(d.s)-i {
+			d.i = i + 1
+			return int(c)
+		}
+	}
 	n := d.uvarint()
 	if n > uint64(len(d.s)-d.i) {
 		d.fail("count %d exceeds the %d bytes left", n, len(d.s)-d.i)

@@ -2,6 +2,7 @@ package facts
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"unsafe"
 
@@ -153,6 +154,27 @@ func (d *decoder) skipStrings() {
 	}
 }
 
+// skipTime skips a time as time() reads it, with the same checks.
+func (d *decoder) skipTime() {
+	v := d.uvarint()
+	switch v & 3 {
+	case timeZero:
+		if v != 0 {
+			d.fail("time tag %d", v)
+		}
+	case timeDate:
+		if days := unzigzag(v >> 2); days > math.MaxInt64/secondsADay || days < math.MinInt64/secondsADay {
+			d.fail("date %d days out of range", days)
+		}
+	case timeInstant:
+		if ns := d.uvarint(); ns >= 1e9 {
+			d.fail("nanoseconds %d; want below 1e9", ns)
+		}
+	default:
+		d.fail("time tag %d", v)
+	}
+}
+
 func (d *decoder) skipFloat() {
 	if len(d.s)-d.i < 8 {
 		d.fail("truncated float")
@@ -187,7 +209,7 @@ func (d *decoder) skipRecord(l *layout) {
 		case sources.TypeString:
 			d.skipString()
 		case sources.TypeDate:
-			_ = d.time()
+			d.skipTime()
 		case sources.TypeFloat:
 			d.skipFloat()
 		case sources.TypeInt:

@@ -233,15 +233,25 @@ func (f *pqFile) pageValues(p parquet.Page, g int, name string, row int, buf []p
 
 // interner gives one string per distinct value of a low-cardinality column
 // (region codes, areas, rule ids) so that a million rows share a few hundred
-// strings.
-type interner map[string]string
+// strings. Neighbouring rows mostly hold the same value (rows come by
+// region): the last value is checked before the map.
+type interner struct {
+	m    map[string]string
+	last string
+}
 
-func (in interner) get(b []byte) string {
-	if s, ok := in[string(b)]; ok { // no allocation for the lookup
-		return s
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) get(b []byte) string {
+	if string(b) == in.last { // no allocation for the comparison
+		return in.last
 	}
-	s := string(b)
-	in[s] = s
+	s, ok := in.m[string(b)] // no allocation for the lookup
+	if !ok {
+		s = string(b)
+		in.m[s] = s
+	}
+	in.last = s
 	return s
 }
 
@@ -296,7 +306,7 @@ func (r *Run) readHouseholds(ctx context.Context, path string, workers int) erro
 
 func (f *pqFile) readRowGroup(g int, rows []review.HouseholdRow) error {
 	buf := make([]parquet.Value, valueBatch)
-	in := interner{}
+	in := newInterner()
 	texts := []struct {
 		name string
 		set  func(*review.HouseholdRow, string)
@@ -564,7 +574,7 @@ func readFlags(ctx context.Context, path string, hs []review.HouseholdRow, worke
 
 func (f *pqFile) readFlagGroup(g int, rows []flagRow) error {
 	buf := make([]parquet.Value, valueBatch)
-	in := interner{}
+	in := newInterner()
 	hh, pp := f.newArena(g, "household_id", len(rows)), f.newArena(g, "person_id", len(rows))
 	cols := []struct {
 		name string
