@@ -20,7 +20,7 @@ type housemates struct {
 // hukouMembers maps the hash of a hukou number to the roster members whose
 // police record carries it.
 func (r *run) hukouMembers() map[uint64][]*facts.Member {
-	out := map[uint64][]*facts.Member{}
+	out := make(map[uint64][]*facts.Member, len(r.res.Households)) // about a hukou per household
 	for _, h := range r.res.Households {
 		for _, m := range h.Members {
 			for _, p := range m.Police {
