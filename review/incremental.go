@@ -160,6 +160,20 @@ type incremental struct {
 	// history holds: with the history's size they give the unchanged counts.
 	had     map[string]int
 	timings *[]matcher.Stage
+	// candidateChanged holds the persons whose poverty or disability
+	// records by ID changed since the last run (see skipHistory).
+	candidateChanged map[personid.Key]bool
+}
+
+// skipHistory reports whether an evaluated scope certainly has no history,
+// so that its lookup can be spared: a candidate scope whose person has no
+// poverty or disability record by ID now and had the same (none) at the
+// last run, as those sources' change sets since then do not name them, was
+// no candidate then. Most of an incremental run's candidate scopes are such
+// persons (everyone whose records of another source changed), each a
+// history lookup that finds nothing.
+func (inc *incremental) skipHistory(sc scopeResult) bool {
+	return inc.all == "" && sc.noRecords && inc.candidateChanged != nil && !inc.candidateChanged[sc.key]
 }
 
 func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error) {
@@ -207,6 +221,9 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	inc.history = map[string][]store.FlagID{}
 	inc.had = map[string]int{}
 	for _, scope := range ev.scopes {
+		if inc.skipHistory(scope) {
+			continue
+		}
 		old, had, err := inc.v.History(scope.name)
 		if err != nil {
 			return nil, err
@@ -372,6 +389,7 @@ func insufficientRules(set *rules.Set, h *facts.Household, env rules.Env) string
 func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []personid.Key, error) {
 	hs := map[string]bool{}
 	cands := map[personid.Key]bool{}
+	inc.candidateChanged = map[personid.Key]bool{}
 	byKey := func(k personid.Key) error {
 		rows, err := inc.v.RosterRows(k)
 		if err != nil {
@@ -424,6 +442,9 @@ func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []pe
 					k := personid.Key(binary.BigEndian.Uint64(group))
 					if err := byKey(k); err != nil {
 						return err
+					}
+					if s.Kind == sources.KindPoverty || s.Kind == sources.KindDisability {
+						inc.candidateChanged[k] = true
 					}
 					if s.Kind == sources.KindStaff {
 						// A staff change reaches the roster members on the staff member's hukous.

@@ -25,6 +25,12 @@ type scopeResult struct {
 	householdID string
 	flags       []rules.Flag
 	absent      bool // no longer on the roster, or no longer a candidate
+	// noRecords marks a candidate scope absent because its person has no
+	// poverty or disability record by ID at all (the presence filters say
+	// so): such a person was a candidate at the last run only if those
+	// records changed since (see incremental.skipHistory).
+	noRecords bool
+	key       personid.Key // the candidate's
 }
 
 // indexEval is the evaluation of some households and candidates from the index.
@@ -155,11 +161,11 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		sc := scopeResult{name: store.CandidateScope(k.String())}
+		sc := scopeResult{name: store.CandidateScope(k.String()), key: k}
 		if !v.MayHave(k, sources.KindPoverty, sources.KindDisability) {
 			// Not a candidate (matcher.AssembleCandidate would say so after
 			// a seek per source): most changed persons of other sources.
-			sc.absent = true
+			sc.absent, sc.noRecords = true, true
 			out.cScopes = append(out.cScopes, sc)
 			continue
 		}

@@ -562,3 +562,86 @@ func TestIncrementalClearsARemovedHousehold(t *testing.T) {
 		t.Fatalf("%d households removed, want 1", n)
 	}
 }
+
+type povertyFile struct {
+	PersonID    string `parquet:"person_id"`
+	Status      string `parquet:"status,dict"`
+	HouseholdNo string `parquet:"household_no"`
+}
+
+type disabilityFile struct {
+	PersonID string `parquet:"person_id"`
+	Name     string `parquet:"name"`
+	Category string `parquet:"category,dict"`
+	Grade    int32  `parquet:"grade"`
+}
+
+// TestIncrementalClearsACandidate: an omission candidate whose poverty and
+// disability records are removed has its flags cleared by the next
+// incremental run, as a full run after − before says; a person who is no
+// candidate and whose other records change gives no candidate change (the
+// run spares their history lookup).
+func TestIncrementalClearsACandidate(t *testing.T) {
+	ctx := context.Background()
+	dir := copyRegion(t)
+	m := mustManifest(t, dir)
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
+	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	before := fullRun(t, m, set)
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
+		t.Fatal(err)
+	}
+	gone := ""
+	for _, f := range before.Flags {
+		if f.HouseholdID == "" && f.PersonID != "" {
+			gone = f.PersonID
+			break
+		}
+	}
+	if gone == "" {
+		t.Fatal("no flagged omission candidate")
+	}
+	rewrite(t, filepath.Join(dir, "sources/poverty.parquet"), func(rows []povertyFile) []povertyFile {
+		return slices.DeleteFunc(rows, func(r povertyFile) bool { return r.PersonID == gone })
+	})
+	rewrite(t, filepath.Join(dir, "sources/disability.parquet"), func(rows []disabilityFile) []disabilityFile {
+		return slices.DeleteFunc(rows, func(r disabilityFile) bool { return r.PersonID == gone })
+	})
+	// A car for someone else: a changed person who is no candidate.
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []vehicleFile) []vehicleFile {
+		r := rows[0]
+		r.PlateNo = "云A·TEST2"
+		return append(rows, r)
+	})
+	manifest := filepath.Join(dir, "sources.yaml")
+	for _, p := range []string{"sources/poverty.parquet", "sources/disability.parquet", "sources/vehicle.parquet"} {
+		bumpSnapshot(t, manifest, p, "2026-10-31")
+	}
+	m2 := mustManifest(t, dir)
+	want := expectedChanges(before, fullRun(t, m2, set))
+	if !slices.ContainsFunc(want, func(c string) bool { return strings.HasPrefix(c, ","+gone+",") && strings.HasSuffix(c, ",cleared") }) {
+		t.Fatalf("the full runs do not clear candidate %s's flags: %v", gone, want)
+	}
+	out := filepath.Join(t.TempDir(), "inc")
+	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, want) {
+		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	hh, cand := historyScopes(t, db)
+	if s := res.Incremental; s.UnchangedCandidates+len(res.Candidates) != cand {
+		t.Fatalf("unchanged %d + evaluated %d candidates; the history holds %d (and %d households)", s.UnchangedCandidates, len(res.Candidates), cand, hh)
+	}
+}
