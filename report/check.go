@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -44,9 +45,15 @@ func Check(w io.Writer, c CheckData, opts Options) error {
 	key := unitKey(h.ID, "")
 	r.facts[key] = h
 	for _, f := range c.Flags {
+		// The evidence as a run's report reads it back from flags.parquet,
+		// so that the page renders and masks it the same way.
+		ev, err := decodedEvidence(&f.Evidence)
+		if err != nil {
+			return fmt.Errorf("flag %s: evidence: %w", f.RuleID, err)
+		}
 		r.flags = append(r.flags, flag{FlagRow: review.FlagRow{HouseholdID: h.ID, PersonID: f.PersonID, RegionCode: h.Region,
 			RuleID: f.RuleID, RuleVersion: int32(f.RuleVersion), Outcome: string(f.Outcome), Message: f.Message, Basis: f.Basis},
-			ev: f.Evidence})
+			ev: ev})
 	}
 	if err := r.loadTitles(); err != nil {
 		return err

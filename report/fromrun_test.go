@@ -77,7 +77,7 @@ func TestDecodedEvidenceIsTheJSONRoundTrip(t *testing.T) {
 				{Name: "kinds", Value: []string{"car"}}, {Name: "nil", Value: nil}},
 			Facts: []rules.FactUse{{Kind: "vehicle", File: "v.parquet", Row: 7, PersonID: "x", Values: nested},
 				{Kind: "police", Values: nil}}},
-		"empty lists": {Values: map[string]any{}, Parameters: []rules.ParamUse{}, Facts: []rules.FactUse{}},
+		"empty lists":     {Values: map[string]any{}, Parameters: []rules.ParamUse{}, Facts: []rules.FactUse{}},
 		"bad utf-8 value": {Values: map[string]any{"name": "a\xffb\xfe"}},
 		"bad utf-8 field": {Facts: []rules.FactUse{{File: "\xc3("}}},
 		"other type":      {Values: map[string]any{"x": int32(5), "y": float32(1.5)}},
