@@ -367,6 +367,7 @@ func (r *Run) evalGroups(ctx context.Context, prs []*prepared, workers int) ([][
 // selected row i.
 func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi int) (*part, error) {
 	out := &part{byCounty: map[string]*Totals{}}
+	outcomes := p.eval.Outcomes(r.Env) // flags without messages: only outcomes are compared
 	var t *Totals
 	var lastRegion string
 	var scratch []FlagKey
@@ -393,7 +394,7 @@ func (r *Run) evalBlock(p *plan, sel selection, hs []*facts.Household, lo, hi in
 				h = hs[i-lo]
 			}
 			out.evaluated++
-			flags, err := p.eval.Evaluate(h, r.Env)
+			flags, err := outcomes.Evaluate(h)
 			if err != nil {
 				return nil, err
 			}
