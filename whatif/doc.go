@@ -11,7 +11,9 @@
 // fast it re-evaluates only the households for which a changed parameter
 // looks up another value and, on them, only the rules that can read a changed
 // parameter (directly, through monthly_standard() or counted_income(), or
-// through fires() of such a rule); Options.Full, or a scenario without
+// through fires() of such a rule), and from those rules takes only the
+// outcomes (rules.OutcomeEvaluator: no messages or evidence, which a
+// what-if does not compare); Options.Full, or a scenario without
 // settings, re-evaluates everything, which checks that the saved facts
 // reproduce the run.
 //
