@@ -509,22 +509,21 @@ type rosterFile struct {
 	RelativeFiled    bool    `parquet:"relative_filed"`
 }
 
-// TestIncrementalClearsARemovedHousehold: a flagged household that leaves
-// the roster has its flags cleared by the next incremental run, as a full
-// run after − before says, and is counted as removed.
-func TestIncrementalClearsARemovedHousehold(t *testing.T) {
-	ctx := context.Background()
-	dir := copyRegion(t)
+// baselined copies the test region, indexes it and records a full run's
+// flags in the index as the baseline of the next incremental run.
+func baselined(t *testing.T) (dir string, set *rules.Set, db *store.DB, before *Result) {
+	t.Helper()
+	dir = copyRegion(t)
 	m := mustManifest(t, dir)
 	set, err := rules.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
-	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
+	db = openIndex(t, filepath.Join(t.TempDir(), "index"))
+	if _, err := db.Update(context.Background(), m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	before := fullRun(t, m, set)
+	before = fullRun(t, m, set)
 	cat, err := db.Catalog()
 	if err != nil {
 		t.Fatal(err)
@@ -532,6 +531,36 @@ func TestIncrementalClearsARemovedHousehold(t *testing.T) {
 	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
 		t.Fatal(err)
 	}
+	return dir, set, db, before
+}
+
+// incrementalAsFullRuns runs the incremental review of the changed region
+// in dir and requires its changes.csv to be the full run after − the full
+// run before, which must clear the flags of the unit whose lines start with
+// prefix.
+func incrementalAsFullRuns(t *testing.T, dir string, set *rules.Set, db *store.DB, before *Result, prefix, unit string) *IncrementalResult {
+	t.Helper()
+	m := mustManifest(t, dir)
+	want := expectedChanges(before, fullRun(t, m, set))
+	if !slices.ContainsFunc(want, func(c string) bool { return strings.HasPrefix(c, prefix) && strings.HasSuffix(c, ",cleared") }) {
+		t.Fatalf("the full runs do not clear the %s %q's flags: %v", unit, prefix, want)
+	}
+	out := filepath.Join(t.TempDir(), "inc")
+	res, err := RunIncremental(context.Background(), IncrementalConfig{Manifest: m, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, want) {
+		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	return res
+}
+
+// TestIncrementalClearsARemovedHousehold: a flagged household that leaves
+// the roster has its flags cleared by the next incremental run, as a full
+// run after − before says, and is counted as removed.
+func TestIncrementalClearsARemovedHousehold(t *testing.T) {
+	dir, set, db, before := baselined(t)
 	gone := ""
 	for _, f := range before.Flags {
 		if f.HouseholdID != "" {
@@ -542,22 +571,10 @@ func TestIncrementalClearsARemovedHousehold(t *testing.T) {
 	if gone == "" {
 		t.Fatal("no flagged household")
 	}
-	rewrite(t, m.Roster.Files[0], func(rows []rosterFile) []rosterFile {
+	rewrite(t, mustManifest(t, dir).Roster.Files[0], func(rows []rosterFile) []rosterFile {
 		return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
 	})
-	m2 := mustManifest(t, dir)
-	want := expectedChanges(before, fullRun(t, m2, set))
-	if !slices.ContainsFunc(want, func(c string) bool { return strings.HasPrefix(c, gone+",") && strings.HasSuffix(c, ",cleared") }) {
-		t.Fatalf("the full runs do not clear household %s's flags: %v", gone, want)
-	}
-	out := filepath.Join(t.TempDir(), "inc")
-	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, want) {
-		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	res := incrementalAsFullRuns(t, dir, set, db, before, gone+",", "household")
 	if n := res.Incremental.RemovedHouseholds; n != 1 {
 		t.Fatalf("%d households removed, want 1", n)
 	}
@@ -582,25 +599,7 @@ type disabilityFile struct {
 // candidate and whose other records change gives no candidate change (the
 // run spares their history lookup).
 func TestIncrementalClearsACandidate(t *testing.T) {
-	ctx := context.Background()
-	dir := copyRegion(t)
-	m := mustManifest(t, dir)
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
-	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	before := fullRun(t, m, set)
-	cat, err := db.Catalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
-		t.Fatal(err)
-	}
+	dir, set, db, before := baselined(t)
 	gone := ""
 	for _, f := range before.Flags {
 		if f.HouseholdID == "" && f.PersonID != "" {
@@ -627,19 +626,7 @@ func TestIncrementalClearsACandidate(t *testing.T) {
 	for _, p := range []string{"sources/poverty.parquet", "sources/disability.parquet", "sources/vehicle.parquet"} {
 		bumpSnapshot(t, manifest, p, "2026-10-31")
 	}
-	m2 := mustManifest(t, dir)
-	want := expectedChanges(before, fullRun(t, m2, set))
-	if !slices.ContainsFunc(want, func(c string) bool { return strings.HasPrefix(c, ","+gone+",") && strings.HasSuffix(c, ",cleared") }) {
-		t.Fatalf("the full runs do not clear candidate %s's flags: %v", gone, want)
-	}
-	out := filepath.Join(t.TempDir(), "inc")
-	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m2, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, want) {
-		t.Fatalf("changes.csv:\n%s\nwant (full run after − full run before):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	res := incrementalAsFullRuns(t, dir, set, db, before, ","+gone+",", "candidate")
 	hh, cand := historyScopes(t, db)
 	if s := res.Incremental; s.UnchangedCandidates+len(res.Candidates) != cand {
 		t.Fatalf("unchanged %d + evaluated %d candidates; the history holds %d (and %d households)", s.UnchangedCandidates, len(res.Candidates), cand, hh)
