@@ -89,14 +89,10 @@ func csvToParquet(p string) string { return p[:len(p)-len(filepath.Ext(p))] + ".
 // deriveManifest rewrites the YAML text: CSV paths point at their
 // conversions and `encoding:` keys are dropped.
 func deriveManifest(data []byte) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, root, err := parseManifestYAML(data)
+	if err != nil {
 		return nil, err
 	}
-	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("manifest is not a YAML mapping")
-	}
-	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, val := root.Content[i].Value, root.Content[i+1]
 		switch key {
@@ -116,11 +112,24 @@ func deriveManifest(data []byte) ([]byte, error) {
 	}
 	header := "# Derived by bench/benchkit from sources.yaml for the benchmark: CSV files read\n" +
 		"# from their UTF-8 Parquet conversions under " + ConvertedDir + "/. Do not edit.\n"
-	out, err := yaml.Marshal(&doc)
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
 	return append([]byte(header), out...), nil
+}
+
+// parseManifestYAML parses a manifest's text, keeping its layout, and
+// returns the document and its top-level mapping.
+func parseManifestYAML(data []byte) (doc, root *yaml.Node, err error) {
+	doc = new(yaml.Node)
+	if err := yaml.Unmarshal(data, doc); err != nil {
+		return nil, nil, err
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil, errors.New("manifest is not a YAML mapping")
+	}
+	return doc, doc.Content[0], nil
 }
 
 func rewriteEntry(e *yaml.Node) {

@@ -2,7 +2,6 @@ package benchkit
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,14 +66,10 @@ func SameJob(path string) (manifest, ruleSet string, err error) {
 
 // keepKinds drops the manifest's source entries whose kind is not in kinds.
 func keepKinds(data []byte, kinds []sources.Kind) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, root, err := parseManifestYAML(data)
+	if err != nil {
 		return nil, err
 	}
-	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("manifest is not a YAML mapping")
-	}
-	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "sources" {
 			continue
@@ -84,7 +79,7 @@ func keepKinds(data []byte, kinds []sources.Kind) ([]byte, error) {
 			return !slices.Contains(kinds, sources.Kind(entryKind(e)))
 		})
 	}
-	out, err := yaml.Marshal(&doc)
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
