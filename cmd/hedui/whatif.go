@@ -27,6 +27,7 @@ func cmdWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	full := fs.Bool("full", false, "re-evaluate every rule on every household (default: only what a changed parameter reaches)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "households evaluated in parallel")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	budget := fs.String("memory-budget", "", "memory the what-if may use, e.g. 6GiB or 512MiB; the garbage collector runs only as the heap nears it (default: 6GiB)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +35,11 @@ func cmdWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "hedui whatif needs --run and --out")
 		return errUsage
 	}
+	budgetBytes, err := parseBytes(*budget)
+	if err != nil {
+		return fmt.Errorf("--memory-budget %q: %w", *budget, err)
+	}
+	collectNearBudget(budgetBytes)
 	stop, err := startProfiles(*cpuprofile, "")
 	if err != nil {
 		return err
