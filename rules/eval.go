@@ -41,8 +41,41 @@ type Flag struct {
 // if it gives no flag there is it evaluated on every record, and a flag it
 // then gives has outcome review (it rests on a name + birth-date match).
 func (s *Set) Evaluate(h *facts.Household, env Env) ([]Flag, error) {
-	if err := checkInput(h, env); err != nil {
+	var flags []Flag
+	var src sourceCheck
+	err := s.eachTarget(h, env, func(ev *evaluator, r *Rule) (bool, error) {
+		if src.ev == nil {
+			src = sourceCheck{s: s, ev: ev, env: env}
+		}
+		f, err := src.insufficient(r, h)
+		if f != nil {
+			flags = append(flags, *f)
+		}
+		return f != nil, err
+	}, func(ev *evaluator, r *Rule, idView *facts.Household, member int) error {
+		f, err := ev.target(r, h, idView, member)
+		if f != nil {
+			flags = append(flags, *f)
+		}
+		return err
+	})
+	if err != nil {
 		return nil, err
+	}
+	return flags, nil
+}
+
+// eachTarget is the walk Evaluate and OutcomeEvaluator share: for every
+// rule that applies to h, in rule order, insufficient says whether the
+// rule's sources are missing or stale (the rule then has no target);
+// otherwise target runs the rule on the household (member −1) or on each
+// member in order, skipping the members quietOn rules out. idView is h
+// with only the records matched by ID, or nil when h has no others.
+func (s *Set) eachTarget(h *facts.Household, env Env,
+	insufficient func(ev *evaluator, r *Rule) (bool, error),
+	target func(ev *evaluator, r *Rule, idView *facts.Household, member int) error) error {
+	if err := checkInput(h, env); err != nil {
+		return err
 	}
 	ev := s.pool.Get().(*evaluator)
 	defer ev.release()
@@ -52,42 +85,31 @@ func (s *Set) Evaluate(h *facts.Household, env Env) ([]Flag, error) {
 	if hasNameDOB(h) {
 		idView = idOnly(h)
 	}
-	src := sourceCheck{s: s, ev: ev, env: env}
-	var flags []Flag
 	for _, r := range s.rules {
 		if !r.applies(h, env.Mode) {
 			continue
 		}
-		if f, err := src.insufficient(r, h); err != nil {
-			return nil, fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
-		} else if f != nil {
-			flags = append(flags, *f)
+		if bad, err := insufficient(ev, r); err != nil {
+			return fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
+		} else if bad {
 			continue
 		}
 		if r.Scope == ScopeHousehold {
-			f, err := ev.target(r, h, idView, -1)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
-			}
-			if f != nil {
-				flags = append(flags, *f)
+			if err := target(ev, r, idView, -1); err != nil {
+				return fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
 			}
 			continue
 		}
-		for i := range h.Members {
-			if ev.quietOn(r, h, h.Members[i]) {
+		for i, m := range h.Members {
+			if ev.quietOn(r, h, m) {
 				continue
 			}
-			f, err := ev.target(r, h, idView, i)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s, %s member %d: %w", r.ID, who(h), i+1, err)
-			}
-			if f != nil {
-				flags = append(flags, *f)
+			if err := target(ev, r, idView, i); err != nil {
+				return fmt.Errorf("rule %s, %s member %d: %w", r.ID, who(h), i+1, err)
 			}
 		}
 	}
-	return flags, nil
+	return nil
 }
 
 func checkInput(h *facts.Household, env Env) error {

@@ -1,10 +1,6 @@
 package rules
 
-import (
-	"fmt"
-
-	"github.com/hedui/hedui/facts"
-)
+import "github.com/hedui/hedui/facts"
 
 // OutcomeEvaluator gives the flags Evaluate gives, without their messages
 // and evidence: rule, target and outcome only. A caller re-evaluating many
@@ -36,55 +32,30 @@ func (s *Set) Outcomes(env Env) *OutcomeEvaluator {
 // fails where Evaluate fails, except on a message or facts expression that
 // cannot be formatted or recorded, which it does not compute.
 func (o *OutcomeEvaluator) Evaluate(h *facts.Household) ([]Flag, error) {
-	s, env := o.s, o.env
-	if err := checkInput(h, env); err != nil {
-		return nil, err
-	}
-	ev := s.pool.Get().(*evaluator)
-	defer ev.release()
-	ev.begin(h, env)
-
-	var idView *facts.Household
-	if hasNameDOB(h) {
-		idView = idOnly(h)
-	}
 	var flags []Flag
-	for _, r := range s.rules {
-		if !r.applies(h, env.Mode) {
-			continue
-		}
-		if bad, err := o.sourcesBad(ev, r, h); err != nil {
-			return nil, fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
-		} else if bad {
+	err := o.s.eachTarget(h, o.env, func(ev *evaluator, r *Rule) (bool, error) {
+		bad, err := o.sourcesBad(ev, r, h)
+		if bad {
 			f := Flag{HouseholdID: h.ID, RuleID: r.ID, RuleVersion: r.Version, Outcome: OutcomeInsufficient}
 			if h.Candidate {
 				f.PersonID = h.Members[0].PersonID // as Evaluate's insufficient flag
 			}
 			flags = append(flags, f)
-			continue
 		}
-		if r.Scope == ScopeHousehold {
-			oc, err := ev.outcome(r, h, idView, -1)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s, %s: %w", r.ID, who(h), err)
+		return bad, err
+	}, func(ev *evaluator, r *Rule, idView *facts.Household, member int) error {
+		oc, err := ev.outcome(r, h, idView, member)
+		if oc != "" {
+			f := Flag{HouseholdID: h.ID, RuleID: r.ID, RuleVersion: r.Version, Outcome: oc}
+			if member >= 0 {
+				f.PersonID = h.Members[member].PersonID
 			}
-			if oc != "" {
-				flags = append(flags, Flag{HouseholdID: h.ID, RuleID: r.ID, RuleVersion: r.Version, Outcome: oc})
-			}
-			continue
+			flags = append(flags, f)
 		}
-		for i, m := range h.Members {
-			if ev.quietOn(r, h, m) {
-				continue
-			}
-			oc, err := ev.outcome(r, h, idView, i)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s, %s member %d: %w", r.ID, who(h), i+1, err)
-			}
-			if oc != "" {
-				flags = append(flags, Flag{HouseholdID: h.ID, PersonID: m.PersonID, RuleID: r.ID, RuleVersion: r.Version, Outcome: oc})
-			}
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return flags, nil
 }
