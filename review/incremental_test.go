@@ -81,17 +81,8 @@ func flagLines(t *testing.T, res *Result) []string {
 }
 
 func TestIndexGivesTheFullRunsFlags(t *testing.T) {
-	dir := copyRegion(t)
-	m := mustManifest(t, dir)
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m, set, db := indexed(t)
 	want := fullRun(t, m, set)
-	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
-	if _, err := db.Update(context.Background(), m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
 	v, err := db.View()
 	if err != nil {
 		t.Fatal(err)
@@ -270,25 +261,8 @@ func cleanHouseholds(res *Result) []string {
 
 func TestIncrementalReportsTheChanges(t *testing.T) {
 	ctx := context.Background()
-	dir := copyRegion(t)
+	dir, set, db, before := baselined(t)
 	manifest := filepath.Join(dir, "sources.yaml")
-	m := mustManifest(t, dir)
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
-	if _, err := db.Update(ctx, m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	before := fullRun(t, m, set)
-	cat, err := db.Catalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, before); err != nil {
-		t.Fatal(err)
-	}
 
 	clean := cleanHouseholds(before)
 	if len(clean) < 2 {
@@ -441,16 +415,7 @@ func historyScopes(t *testing.T, db *store.DB) (households, candidates int) {
 // the index by 1 or 3 workers (each on its own fork of the view) give the
 // same flags, measures and scopes in the same order.
 func TestIndexEvaluationAnyWorkers(t *testing.T) {
-	dir := copyRegion(t)
-	m := mustManifest(t, dir)
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openIndex(t, filepath.Join(t.TempDir(), "index"))
-	if _, err := db.Update(context.Background(), m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
+	_, m, set, db := indexed(t)
 	v, err := db.View()
 	if err != nil {
 		t.Fatal(err)
@@ -509,12 +474,12 @@ type rosterFile struct {
 	RelativeFiled    bool    `parquet:"relative_filed"`
 }
 
-// baselined copies the test region, indexes it and records a full run's
-// flags in the index as the baseline of the next incremental run.
-func baselined(t *testing.T) (dir string, set *rules.Set, db *store.DB, before *Result) {
+// indexed copies the test region, builds its index and returns them with
+// the default rule set.
+func indexed(t *testing.T) (dir string, m *sources.Manifest, set *rules.Set, db *store.DB) {
 	t.Helper()
 	dir = copyRegion(t)
-	m := mustManifest(t, dir)
+	m = mustManifest(t, dir)
 	set, err := rules.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -523,6 +488,14 @@ func baselined(t *testing.T) (dir string, set *rules.Set, db *store.DB, before *
 	if _, err := db.Update(context.Background(), m, store.UpdateOptions{Workers: 2, CacheDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
+	return dir, m, set, db
+}
+
+// baselined copies the test region, indexes it and records a full run's
+// flags in the index as the baseline of the next incremental run.
+func baselined(t *testing.T) (dir string, set *rules.Set, db *store.DB, before *Result) {
+	t.Helper()
+	dir, m, set, db := indexed(t)
 	before = fullRun(t, m, set)
 	cat, err := db.Catalog()
 	if err != nil {
