@@ -182,7 +182,7 @@ func (w *writers) discard() {
 	for _, s := range w.sinks() {
 		s.discard(w.out)
 	}
-	for _, rel := range append(w.policeAll, "truth.csv.part", "truth.csv", "plants.csv", "sources.yaml", "planted.json") {
+	for _, rel := range append(slices.Clip(w.policeAll), "truth.csv.part", "truth.csv", "plants.csv", "sources.yaml", "planted.json") {
 		os.Remove(filepath.Join(w.out, rel))
 	}
 	os.Remove(filepath.Join(w.out, "sources")) // only if empty
