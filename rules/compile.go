@@ -28,6 +28,11 @@ type compiledRule struct {
 	// gets the same outcome as any other such member (see quietOn).
 	memberLists [][]int
 	values      []*vm.Program
+	// fast holds the programs as closures (closure.go); nil when one of
+	// them uses what the closures do not cover (fastErr says what): the
+	// rule then runs on the VM.
+	fast    *fastRule
+	fastErr error
 	// valueNeeds[i] lists the values value i reads, directly or through
 	// other values, ascending.
 	valueNeeds [][]int
@@ -135,6 +140,7 @@ func (s *Set) compileRule(def *ruleDef) (*Rule, error) {
 	if def.scope != ScopeHousehold {
 		c.memberLists = memberListReads(c, index)
 	}
+	c.fast, c.fastErr = compileFast(def.scope, r, c)
 	return r, nil
 }
 

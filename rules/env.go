@@ -29,6 +29,12 @@ type evaluator struct {
 	depth         int    // fires() nesting
 	done          []bool // which values of the rule running are computed
 
+	// closures (closure.go): whether the rule running runs as closures,
+	// its values, and the element of each predicate under way
+	fast  bool
+	slots []slot
+	scope [maxScope]any
+
 	// kept between evaluations
 	memo       map[string]*ParamValue // parameter answers at memoAt
 	memoAt     paramPlace
@@ -61,17 +67,17 @@ func (ev *evaluator) functions() map[string]any {
 	return map[string]any{
 		// param returns a number parameter for the household's region and
 		// area at ref_date; codes returns a code-list parameter.
-		"param": func(name string) float64 { v, err := ev.param(name); ev.fail(err); return v },
-		"codes": func(name string) []string { v, err := ev.codes(name); ev.fail(err); return v },
+		"param": ev.fnParam,
+		"codes": ev.fnCodes,
 		// monthly_standard is dibao_standard ÷ 12 (元/person/month).
-		"monthly_standard": func() float64 { v, err := ev.monthlyStandard(); ev.fail(err); return v },
+		"monthly_standard": ev.fnMonthlyStandard,
 		// counted_income is the household's counted monthly income
 		// (docs/default-rules.md, income.excess).
-		"counted_income": func() float64 { v, err := ev.countedIncome(); ev.fail(err); return v },
+		"counted_income": ev.fnCountedIncome,
 		// fires reports whether another rule's cases would give a flag for
 		// the current member (or household), whatever its modes,
 		// assistance types and sources.
-		"fires":          func(id string) bool { v, err := ev.fires(id); ev.fail(err); return v },
+		"fires":          ev.fnFires,
 		"months_between": monthsBetween,
 		"within_months":  withinMonths,
 		"has_prefix_any": hasPrefixAny,
@@ -79,6 +85,22 @@ func (ev *evaluator) functions() map[string]any {
 		"cents":          cents,
 	}
 }
+
+// The helpers as expressions call them, from the VM or from closures.
+
+func (ev *evaluator) fnParam(name string) float64 { v, err := ev.param(name); ev.fail(err); return v }
+func (ev *evaluator) fnCodes(name string) []string {
+	v, err := ev.codes(name)
+	ev.fail(err)
+	return v
+}
+func (ev *evaluator) fnMonthlyStandard() float64 {
+	v, err := ev.monthlyStandard()
+	ev.fail(err)
+	return v
+}
+func (ev *evaluator) fnCountedIncome() float64 { v, err := ev.countedIncome(); ev.fail(err); return v }
+func (ev *evaluator) fnFires(id string) bool   { v, err := ev.fires(id); ev.fail(err); return v }
 
 // fail keeps the first error a helper function met during a program.
 func (ev *evaluator) fail(err error) {
@@ -311,10 +333,41 @@ func (ev *evaluator) release() {
 // values and the parameters and records the evidence lists come out the
 // same as if every value had been computed first.
 func (ev *evaluator) run(r *Rule, h *facts.Household, m *facts.Member) (int, error) {
+	if r.compiled.fast != nil {
+		if ci, err, ok := ev.runFast(r, h, m); ok {
+			return ci, err
+		}
+	}
+	return ev.runVM(r, h, m)
+}
+
+// runVM runs r on expr's VM.
+func (ev *evaluator) runVM(r *Rule, h *facts.Household, m *facts.Member) (int, error) {
+	ev.fast = false
 	ev.h, ev.m = h, m
 	ev.env[varHousehold] = h
 	ev.env[varMember] = m
 	ev.env[varSize] = len(h.Members)
+	return ev.runCases(r)
+}
+
+// runFast runs r as closures. ok is false when a closure gave up: the
+// caller then runs r on the VM from the start, which gives the VM's
+// result or error (whatever the closures recorded is cleared by begin1).
+func (ev *evaluator) runFast(r *Rule, h *facts.Household, m *facts.Member) (ci int, err error, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ev.fast = true
+	ev.h, ev.m = h, m
+	ci, err = ev.runCases(r)
+	return ci, err, true
+}
+
+// runCases is run once the environment is set for the VM or closures.
+func (ev *evaluator) runCases(r *Rule) (int, error) {
 	c := &r.compiled
 	ev.begin1(c)
 	for i := range c.cases {
@@ -342,11 +395,22 @@ func (ev *evaluator) begin1(c *compiledRule) {
 	for range c.values {
 		ev.done = append(ev.done, false)
 	}
+	if ev.fast && len(ev.slots) < len(c.values) {
+		ev.slots = make([]slot, len(c.values))
+	}
 }
 
 // value computes value i of r into the environment unless done already.
 func (ev *evaluator) value(r *Rule, i int) error {
 	if ev.done[i] {
+		return nil
+	}
+	if ev.fast {
+		ev.slots[i].set(&r.compiled.fast.values[i], ev)
+		if err := ev.takeErr(); err != nil {
+			return fmt.Errorf("values.%s: %w", r.Values[i].Name, err)
+		}
+		ev.done[i] = true
 		return nil
 	}
 	out, err := ev.vm.Run(r.compiled.values[i], ev.env)
@@ -363,6 +427,13 @@ func (ev *evaluator) value(r *Rule, i int) error {
 
 // when evaluates case i's condition.
 func (ev *evaluator) when(c *compiledRule, i int) (bool, error) {
+	if ev.fast {
+		ok := c.fast.when[i].b(ev)
+		if err := ev.takeErr(); err != nil {
+			return false, fmt.Errorf("cases[%d].when: %w", i, err)
+		}
+		return ok, nil
+	}
 	out, err := ev.vm.Run(c.cases[i].when, ev.env)
 	if err == nil {
 		err = ev.takeErr()
@@ -397,7 +468,7 @@ func (ev *evaluator) runFired(r *Rule, ci int) (int, error) {
 	}
 	cc := &c.cases[ci]
 	if cc.facts != nil {
-		out, err := ev.vm.Run(cc.facts, ev.env)
+		out, err := ev.runFacts(c, ci)
 		if err == nil {
 			err = ev.takeErr()
 		}
@@ -409,6 +480,22 @@ func (ev *evaluator) runFired(r *Rule, ci int) (int, error) {
 		}
 	}
 	return ci, nil
+}
+
+// runFacts runs case ci's facts expression.
+func (ev *evaluator) runFacts(c *compiledRule, ci int) (any, error) {
+	if ev.fast {
+		return c.fast.facts[ci].boxed()(ev), nil
+	}
+	return ev.vm.Run(c.cases[ci].facts, ev.env)
+}
+
+// valueOf returns value i of r as the VM holds it.
+func (ev *evaluator) valueOf(r *Rule, i int) any {
+	if ev.fast {
+		return ev.slots[i].box(r.compiled.fast.values[i].t.k)
+	}
+	return ev.env[r.Values[i].Name]
 }
 
 // addFacts records the records a facts expression returned: one record, a

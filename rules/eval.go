@@ -270,7 +270,7 @@ func (ev *evaluator) message(r *Rule, ci int) (string, map[string]any, error) {
 			b.WriteString(p.lit)
 			continue
 		}
-		v := ev.env[p.name]
+		v := ev.valueOf(r, p.value)
 		s, err := formatValue(v, p.verb)
 		if err != nil {
 			return "", nil, fmt.Errorf("message {%s}: %w", p.name, err)
