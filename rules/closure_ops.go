@@ -650,7 +650,9 @@ func (c *closureCompiler) builtin(n *ast.BuiltinNode) (cnode, error) {
 			return cnode{t: scalar(kInt), i: func(ev *evaluator) int { return utf8.RuneCountInString(s(ev)) }}, nil
 		}
 		return cnode{}, unsupported("len of %v", x.t.k)
-	case "flatten", "uniq", "concat", "max", "min":
+	case "flatten", "uniq", "concat":
+		return c.listBuiltin(n)
+	case "max", "min":
 		return c.library(n)
 	}
 	return cnode{}, unsupported("builtin %s", n.Name)
@@ -891,4 +893,107 @@ func notPointer(get func(*evaluator) any) func(*evaluator) any {
 		}
 		return x
 	}
+}
+
+// listBuiltin compiles flatten, uniq and concat over lists: the same steps
+// as expr's own functions (builtin/builtin.go, builtin/lib.go), without
+// boxing the lists they are given.
+func (c *closureCompiler) listBuiltin(n *ast.BuiltinNode) (cnode, error) {
+	var lists []func(*evaluator) listView
+	var elem *ctype
+	for i, a := range n.Arguments {
+		x, err := c.node(a)
+		if err != nil {
+			return cnode{}, err
+		}
+		if x.t.k != kList {
+			return cnode{}, unsupported("%s of %v", n.Name, x.t.k)
+		}
+		lists = append(lists, x.l)
+		if i == 0 {
+			elem = x.t.elem
+		} else {
+			elem = mergeElem(elem, x.t.elem)
+		}
+	}
+	if len(lists) == 0 || (n.Name != "concat" && len(lists) != 1) {
+		return cnode{}, unsupported("%s with %d arguments", n.Name, len(lists))
+	}
+	t := ctype{k: kList, rt: anySliceType, elem: elem}
+	switch n.Name {
+	case "flatten":
+		t.elem = flattenElem(elem)
+		l := lists[0]
+		return cnode{t: t, l: func(ev *evaluator) listView { return listView{anys: flattenList(l(ev))} }}, nil
+	case "uniq":
+		l := lists[0]
+		return cnode{t: t, l: func(ev *evaluator) listView { return listView{anys: uniqList(l(ev))} }}, nil
+	}
+	return cnode{t: t, l: func(ev *evaluator) listView {
+		var out []any // nil when every list is empty, as expr's concat
+		for _, l := range lists {
+			v := l(ev)
+			for i, n := 0, v.len(); i < n; i++ {
+				out = append(out, v.at(i))
+			}
+		}
+		return listView{anys: out}
+	}}, nil
+}
+
+// flattenList is expr's flatten: nested lists are spliced in, pointers
+// and interfaces dereferenced (records come out as struct values).
+func flattenList(l listView) []any {
+	ret := []any{}
+	for i, n := 0, l.len(); i < n; i++ {
+		x := l.at(i)
+		if x == nil {
+			ret = append(ret, nil)
+			continue
+		}
+		ret = flattenValue(ret, reflect.ValueOf(x), 0)
+	}
+	return ret
+}
+
+// maxFlattenDepth is where the closures leave deeper nesting to the VM.
+const maxFlattenDepth = 32
+
+func flattenValue(ret []any, v reflect.Value, depth int) []any {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			break
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Array && v.Kind() != reflect.Slice {
+		return append(ret, v.Interface())
+	}
+	if depth >= maxFlattenDepth {
+		bail()
+	}
+	for i := 0; i < v.Len(); i++ {
+		ret = flattenValue(ret, v.Index(i), depth+1)
+	}
+	return ret
+}
+
+// uniqList is expr's uniq: the first of each run of equal elements, in
+// order, compared as the VM's == does.
+func uniqList(l listView) []any {
+	ret := []any{}
+	for i, n := 0, l.len(); i < n; i++ {
+		x := l.at(i)
+		dup := false
+		for _, r := range ret {
+			if exprrt.Equal(x, r) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			ret = append(ret, x)
+		}
+	}
+	return ret
 }

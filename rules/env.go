@@ -39,6 +39,7 @@ type evaluator struct {
 	memo       map[string]*ParamValue // parameter answers at memoAt
 	memoAt     paramPlace
 	quiet      map[quietKey]bool // quietOn's answers
+	snapAges   []snapAge         // daysSince's answers
 	datesSet   bool              // as_of, ref_date and mode in env are these:
 	envAsOf    time.Time
 	envRefDate time.Time

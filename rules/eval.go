@@ -410,7 +410,7 @@ func (c *sourceCheck) age(k sources.Kind, snap time.Time) int {
 			return a.days
 		}
 	}
-	d := daysBetween(snap, c.env.AsOf)
+	d := c.ev.daysSince(snap, c.env.AsOf)
 	if c.nages < len(c.ages) {
 		c.ages[c.nages] = kindAge{k, d}
 		c.nages++
@@ -474,6 +474,34 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// snapAge is one answer of daysSince.
+type snapAge struct {
+	snap, asOf time.Time
+	days       int
+}
+
+// maxSnapAges bounds the answers an evaluator keeps for daysSince.
+const maxSnapAges = 64
+
+// daysSince is daysBetween(snap, asOf), kept across households: a run's
+// households share their sources' snapshots, and the calendar arithmetic
+// was a tenth of the rules stage once the expressions ran as closures.
+// Times are compared with ==, which never finds a time of another
+// location equal.
+func (ev *evaluator) daysSince(snap, asOf time.Time) int {
+	for _, a := range ev.snapAges {
+		if a.snap == snap && a.asOf == asOf {
+			return a.days
+		}
+	}
+	d := daysBetween(snap, asOf)
+	if len(ev.snapAges) >= maxSnapAges {
+		ev.snapAges = ev.snapAges[:0]
+	}
+	ev.snapAges = append(ev.snapAges, snapAge{snap, asOf, d})
+	return d
 }
 
 // daysBetween counts whole days from a to b by calendar date.
