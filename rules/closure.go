@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -42,8 +43,9 @@ const (
 // ctype is the static type of a closure's result.
 type ctype struct {
 	k    kind
-	rt   reflect.Type // kRec: the dynamic type; kList: the Go slice type
-	elem *ctype       // kList: the elements' type; nil when not known
+	rt   reflect.Type   // kRec: the dynamic type; kList: the Go slice type
+	elem *ctype         // kList: the elements' type; nil when not known
+	sw   unsafe.Pointer // kList of record pointers: rt's type word
 }
 
 func (t ctype) equal(u ctype) bool {
@@ -65,12 +67,15 @@ var (
 func scalar(k kind) ctype { return ctype{k: k} }
 
 // listView is a list value without boxing: the Go value the VM would hold
-// is anys ([]any), strs ([]string) or rv (another slice type).
+// is anys ([]any), strs ([]string), or a slice of pointers to records
+// (e.g. []*sources.Vehicle, of the list's static type) read as ptrs, whose
+// elements are of type word etyp.
 type listView struct {
 	anys []any
 	strs []string
-	rv   reflect.Value
-	form uint8 // 0 anys, 1 strs, 2 rv
+	ptrs []unsafe.Pointer
+	etyp unsafe.Pointer
+	form uint8 // 0 anys, 1 strs, 2 ptrs
 }
 
 func (l listView) len() int {
@@ -80,7 +85,7 @@ func (l listView) len() int {
 	case 1:
 		return len(l.strs)
 	}
-	return l.rv.Len()
+	return len(l.ptrs)
 }
 
 func (l listView) at(i int) any {
@@ -90,18 +95,23 @@ func (l listView) at(i int) any {
 	case 1:
 		return l.strs[i]
 	}
-	return l.rv.Index(i).Interface()
+	return makeAny(l.etyp, l.ptrs[i])
 }
 
-// box returns the Go value the VM would hold for the list.
-func (l listView) box() any {
+// box returns the Go value the VM would hold for the list of static type
+// t.
+func (l listView) box(t ctype) any {
 	switch l.form {
 	case 0:
 		return l.anys
 	case 1:
 		return l.strs
 	}
-	return l.rv.Interface()
+	// An interface holds a slice by pointer to its header; a []*T header
+	// has the layout of a []unsafe.Pointer one.
+	h := new([]unsafe.Pointer)
+	*h = l.ptrs
+	return makeAny(t.sw, unsafe.Pointer(h))
 }
 
 // cnode is one compiled node: its type and the closure of that type.
@@ -135,8 +145,8 @@ func (n cnode) boxed() func(*evaluator) any {
 		f := n.tm
 		return func(ev *evaluator) any { return f(ev) }
 	case kList:
-		f := n.l
-		return func(ev *evaluator) any { return f(ev).box() }
+		f, t := n.l, n.t
+		return func(ev *evaluator) any { return f(ev).box(t) }
 	}
 	return n.a
 }
@@ -152,8 +162,8 @@ type slot struct {
 	a  any
 }
 
-func (s *slot) box(k kind) any {
-	switch k {
+func (s *slot) box(t ctype) any {
+	switch t.k {
 	case kBool:
 		return s.b
 	case kInt:
@@ -165,7 +175,7 @@ func (s *slot) box(k kind) any {
 	case kTime:
 		return s.tm
 	case kList:
-		return s.l.box()
+		return s.l.box(t)
 	}
 	return s.a
 }

@@ -20,6 +20,15 @@ type eface struct {
 
 func typeWord(x any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&x)).typ }
 
+// makeAny returns the interface of type word typ holding pointer p: what
+// converting a *T to any gives, for the pointer types (pointer-shaped, so
+// the interface holds p itself) whose type word typ is.
+func makeAny(typ, p unsafe.Pointer) (x any) {
+	e := (*eface)(unsafe.Pointer(&x))
+	e.typ, e.data = typ, p
+	return x
+}
+
 // recordPtr returns a closure giving the address of the struct behind a
 // record of type rt (a pointer to a struct, or a struct value in an any,
 // which the interface holds by pointer). A nil or mistyped record gives up.
@@ -131,13 +140,17 @@ func fieldNode(ptr func(*evaluator) unsafe.Pointer, ft reflect.Type, off uintptr
 		return cnode{t: ctype{k: kList, rt: ft, elem: &ctype{k: kString}},
 			l: func(ev *evaluator) listView { return listView{strs: *(*[]string)(unsafe.Add(ptr(ev), off)), form: 1} }}, nil
 	case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Pointer && ft.Elem().Elem().Kind() == reflect.Struct:
-		return cnode{t: ctype{k: kList, rt: ft, elem: &ctype{k: kRec, rt: ft.Elem()}},
+		// A []*T has the layout of a []unsafe.Pointer.
+		etyp := typeWord(reflect.Zero(ft.Elem()).Interface())
+		sw := typeWord(reflect.Zero(ft).Interface())
+		return cnode{t: ctype{k: kList, rt: ft, elem: &ctype{k: kRec, rt: ft.Elem()}, sw: sw},
 			l: func(ev *evaluator) listView {
-				return listView{rv: reflect.NewAt(ft, unsafe.Add(ptr(ev), off)).Elem(), form: 2}
+				return listView{ptrs: *(*[]unsafe.Pointer)(unsafe.Add(ptr(ev), off)), etyp: etyp, form: 2}
 			}}, nil
 	case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+		etyp := typeWord(reflect.Zero(ft).Interface())
 		return cnode{t: ctype{k: kRec, rt: ft}, a: func(ev *evaluator) any {
-			return reflect.NewAt(ft, unsafe.Add(ptr(ev), off)).Elem().Interface()
+			return makeAny(etyp, *(*unsafe.Pointer)(unsafe.Add(ptr(ev), off)))
 		}}, nil
 	}
 	return cnode{}, unsupported("field of type %s", ft)

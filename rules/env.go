@@ -494,7 +494,7 @@ func (ev *evaluator) runFacts(c *compiledRule, ci int) (any, error) {
 // valueOf returns value i of r as the VM holds it.
 func (ev *evaluator) valueOf(r *Rule, i int) any {
 	if ev.fast {
-		return ev.slots[i].box(r.compiled.fast.values[i].t.k)
+		return ev.slots[i].box(r.compiled.fast.values[i].t)
 	}
 	return ev.env[r.Values[i].Name]
 }
