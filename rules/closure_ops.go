@@ -200,6 +200,9 @@ func (c *closureCompiler) binary(n *ast.BinaryNode) (cnode, error) {
 		return cnode{}, err
 	}
 	op := n.Operator
+	if out, ok := nilCompare(op, n, l, r); ok {
+		return out, nil
+	}
 	switch {
 	case op == "&&" || op == "and" || op == "||" || op == "or":
 		if l.t.k != kBool || r.t.k != kBool {
@@ -316,9 +319,11 @@ func stringOp(op string, a, b func(*evaluator) string) (cnode, bool) {
 	return cnode{}, false
 }
 
-// dynOp boxes both sides and calls the VM's own runtime function.
+// dynOp boxes both sides and calls the VM's own runtime function, on
+// records and values of unknown type dereferenced as the VM does
+// (compiler.derefInNeeded): a record pointer compares as its struct.
 func dynOp(op string, l, r cnode) (cnode, error) {
-	a, b := l.boxed(), r.boxed()
+	a, b := derefed(l), derefed(r)
 	cmp := func(f func(x, y any) bool) (cnode, error) {
 		return cnode{t: scalar(kBool), b: func(ev *evaluator) bool { return f(a(ev), b(ev)) }}, nil
 	}
@@ -1009,4 +1014,73 @@ func uniqList(l listView) []any {
 		}
 	}
 	return ret
+}
+
+// derefed gives n's value boxed, dereferenced where the VM dereferences
+// an operand: when its type may be a pointer.
+func derefed(n cnode) func(*evaluator) any {
+	f := n.boxed()
+	if n.t.k != kRec && n.t.k != kDyn {
+		return f
+	}
+	return func(ev *evaluator) any { return derefAny(f(ev)) }
+}
+
+// derefAny is expr's deref.Interface: pointers and interfaces are followed
+// to the value, a nil one gives nil.
+func derefAny(p any) any {
+	if p == nil {
+		return nil
+	}
+	v := reflect.ValueOf(p)
+	if v.Kind() != reflect.Pointer && v.Kind() != reflect.Interface {
+		return p
+	}
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	return v.Interface()
+}
+
+// nilCompare compiles x == nil and x != nil for records, lists and values
+// of unknown type without boxing a dereferenced copy: the VM's
+// Equal(deref(x), nil) holds exactly when derefIsNil(x).
+func nilCompare(op string, n *ast.BinaryNode, l, r cnode) (cnode, bool) {
+	if op != "==" && op != "!=" {
+		return cnode{}, false
+	}
+	x := l
+	if _, isNil := n.Left.(*ast.NilNode); isNil {
+		x = r
+	} else if _, isNil := n.Right.(*ast.NilNode); !isNil {
+		return cnode{}, false
+	}
+	if x.t.k != kRec && x.t.k != kDyn && x.t.k != kList {
+		return cnode{}, false
+	}
+	f, ne := x.boxed(), op == "!="
+	return cnode{t: scalar(kBool), b: func(ev *evaluator) bool { return derefIsNil(f(ev)) != ne }}, true
+}
+
+// derefIsNil reports whether derefAny(p) is nil or a nil map, slice,
+// channel or function.
+func derefIsNil(p any) bool {
+	if p == nil {
+		return true
+	}
+	v := reflect.ValueOf(p)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return true
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Map, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
 }

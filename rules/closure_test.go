@@ -48,6 +48,7 @@ rules:
       areas: 'sum(member.realestate, .area_m2 * (.share == 0 ? 1 : .share))'
       all_types: uniq(concat(map(member.vehicles, .vehicle_type), map(member.business, .role), ["x"]))
       records: flatten(map(household.members, .vehicles))
+      same_first: 'len(records) > 0 && len(member.vehicles) > 0 ? records[0] == member.vehicles[0] : nil == member.roster'
       dyn_mix: 'len(records) > 1 ? 1 : 2.5'
       dyn_cmp: dyn_mix < f && dyn_mix == 2.5 || dyn_mix != 1
       mode_full: mode == "full" && ref_date == as_of
@@ -57,7 +58,7 @@ rules:
     cases:
       - when: cmp && late && in_list
         outcome: review
-        message: '{n} {half} {neg} {f} {mix} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {mode_full} {quiet_rec} {ages} {dead_recent}'
+        message: '{n} {half} {neg} {f} {mix} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages} {dead_recent}'
         facts: concat(member.vehicles, records, dead_recent)
       - when: no_roster || dyn_cmp
         outcome: info
