@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/cespare/xxhash/v2"
 	"io"
 	"math/big"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding"
@@ -28,6 +29,59 @@ type pqFile struct {
 	pf    *parquet.File
 	raws  []rawCol // per colPlan; leaf -1 when absent
 	first int      // index of the file's first chunk
+	pins  pinned   // row groups whose pages are kept (Reader.Pin)
+}
+
+// pinned keeps the decompressed pages of some row groups, per leaf column,
+// so that reading a column of such a row group again does not decompress
+// it again. A row group is pinned while it has an entry.
+type pinned struct {
+	mu     sync.Mutex
+	groups map[int]map[int][]parquet.Page
+}
+
+// pages returns the kept pages of a pinned row group's column; ok is false
+// when the row group is not pinned, pages nil when the column is not read yet.
+func (p *pinned) pages(rg, leaf int) (pages []parquet.Page, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cols, ok := p.groups[rg]
+	return cols[leaf], ok
+}
+
+func (p *pinned) keep(rg, leaf int, pages []parquet.Page) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cols, ok := p.groups[rg]; ok {
+		cols[leaf] = pages
+		return
+	}
+	for _, pg := range pages { // unpinned meanwhile
+		parquet.Release(pg)
+	}
+}
+
+func (p *pinned) pin(rg int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.groups == nil {
+		p.groups = map[int]map[int][]parquet.Page{}
+	}
+	if _, ok := p.groups[rg]; !ok {
+		p.groups[rg] = map[int][]parquet.Page{}
+	}
+}
+
+func (p *pinned) unpin(rg int) {
+	p.mu.Lock()
+	cols := p.groups[rg]
+	delete(p.groups, rg)
+	p.mu.Unlock()
+	for _, pages := range cols {
+		for _, pg := range pages {
+			parquet.Release(pg)
+		}
+	}
 }
 
 // openParquet opens a Parquet file, turning a panic of the decoder on a
@@ -98,8 +152,35 @@ func columnNames(pf *parquet.File) string {
 
 // eachPage calls fn with every page of one column chunk, in order, and checks
 // that the pages hold exactly the row group's rows. Decoder panics on damaged
-// pages become errors.
+// pages become errors. The pages of a pinned row group are read once and
+// kept until it is unpinned.
 func (f *pqFile) eachPage(rg, leaf int, fn func(p parquet.Page) error) (err error) {
+	kept, ok := f.pins.pages(rg, leaf)
+	if !ok {
+		return f.eachPageOnce(rg, leaf, fn)
+	}
+	if kept == nil {
+		if kept, err = f.readPages(rg, leaf); err != nil {
+			return err
+		}
+		f.pins.keep(rg, leaf, kept)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged Parquet page: %v", r)
+		}
+	}()
+	for _, p := range kept {
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachPageOnce is eachPage reading the pages from the file, each released
+// once fn returns.
+func (f *pqFile) eachPageOnce(rg, leaf int, fn func(p parquet.Page) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("damaged Parquet page: %v", r)
@@ -130,6 +211,23 @@ func (f *pqFile) eachPage(rg, leaf int, fn func(p parquet.Page) error) (err erro
 	return nil
 }
 
+// readPages reads every page of one column chunk and checks that they hold
+// exactly the row group's rows; the caller releases them.
+func (f *pqFile) readPages(rg, leaf int) (out []parquet.Page, err error) {
+	err = f.eachPageOnce(rg, leaf, func(p parquet.Page) error {
+		parquet.Retain(p)
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		for _, p := range out {
+			parquet.Release(p)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
 // span locates one text value in colData.arena.
 type span struct{ off, len uint32 }
 
@@ -142,7 +240,7 @@ type colData struct {
 	ndict    int     // dictionary entries seen so far in this chunk
 	dictBase int     // number of the current dictionary's first entry
 	arena    []byte
-	arenaStr string // arena as one string, made on first need (str)
+	arenaStr string    // arena as one string, made on first need (str)
 	num      []int64   // rawInt, rawDate32, rawTimestamp (ticks), INT decimals, bools 0/1
 	flt      []float64 // rawFloat
 }
@@ -443,82 +541,103 @@ func (w *wantCursor) wanted(row int) bool {
 	return w.i < len(w.rows) && w.rows[w.i] == row
 }
 
-// parseKeys parses the key column of row group rg into dst, one Parsed per
-// row: dictionary entries are parsed once, plain values straight from the
+// parseKeys parses the key column of row group rg into dst: one Parsed per
+// row, or, when want is not nil, one per wanted row (ascending). Dictionary
+// entries are parsed once, when first used; plain values straight from the
 // page buffer. It allocates nothing per row.
-func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed) ([]personid.Parsed, error) {
-	dst = slices.Grow(dst[:0], rows)
+func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed, want []int) ([]personid.Parsed, error) {
+	n := rows
+	if want != nil {
+		n = len(want)
+	}
+	dst = slices.Grow(dst[:0], n)
 	empty := personid.ParseBytes(nil)
+	w := wantCursor{rows: want}
 	if rc.kind != rawText {
-		return f.parseIntKeys(rg, rc, dst, empty)
+		return f.parseIntKeys(rg, rc, dst, empty, &w)
 	}
 	var lastDict parquet.Dictionary
 	var dictKeys []personid.Parsed
-	var offs []uint32
+	var dictDone []bool
+	var dictVals []byte
+	var offs, pageOffs []uint32
 	maxDef := byte(rc.maxDef)
+	row := 0
 	err := f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
 		defs := p.DefinitionLevels()
 		n := int(p.NumValues())
 		data := p.Data()
-		if dict := p.Dictionary(); dict != nil {
-			if dict != lastDict {
-				lastDict = dict
-				dv := dict.Page().Data()
-				vals, o := byteValues(&dv, rc.phys, offs)
-				offs = o
-				dictKeys = dictKeys[:0]
-				for i := 0; i+1 < len(o); i++ {
-					dictKeys = append(dictKeys, personid.ParseBytes(vals[o[i]:o[i+1]]))
-				}
-			}
-			idx := data.Int32()
-			j := 0
-			for i := 0; i < n; i++ {
-				if len(defs) > 0 && defs[i] != maxDef {
-					dst = append(dst, empty)
-					continue
-				}
-				if j >= len(idx) || uint32(idx[j]) >= uint32(len(dictKeys)) {
-					return errors.New("damaged Parquet page: dictionary index out of range")
-				}
-				dst = append(dst, dictKeys[idx[j]])
-				j++
-			}
-			return nil
+		dict := p.Dictionary()
+		if dict != nil && dict != lastDict {
+			lastDict = dict
+			dv := dict.Page().Data()
+			dictVals, offs = byteValues(&dv, rc.phys, offs)
+			dictKeys = slices.Grow(dictKeys[:0], len(offs))[:max(len(offs)-1, 0)]
+			dictDone = slices.Grow(dictDone[:0], len(offs))[:len(dictKeys)]
+			clear(dictDone)
 		}
-		vals, o := byteValues(&data, rc.phys, offs)
-		offs = o
+		var vals []byte
+		var o []uint32
+		var idx []int32
+		if dict != nil {
+			idx = data.Int32()
+		} else {
+			vals, pageOffs = byteValues(&data, rc.phys, pageOffs)
+			o = pageOffs
+		}
 		j := 0
 		for i := 0; i < n; i++ {
 			if len(defs) > 0 && defs[i] != maxDef {
-				dst = append(dst, empty)
+				if w.wanted(row + i) {
+					dst = append(dst, empty)
+				}
 				continue
 			}
-			if j+1 >= len(o) {
-				return errors.New("damaged Parquet page: fewer values than rows")
-			}
-			dst = append(dst, personid.ParseBytes(vals[o[j]:o[j+1]]))
+			k := j
 			j++
+			if !w.wanted(row + i) {
+				continue
+			}
+			if dict == nil {
+				if k+1 >= len(o) {
+					return errors.New("damaged Parquet page: fewer values than rows")
+				}
+				dst = append(dst, personid.ParseBytes(vals[o[k]:o[k+1]]))
+				continue
+			}
+			if k >= len(idx) || uint32(idx[k]) >= uint32(len(dictKeys)) {
+				return errors.New("damaged Parquet page: dictionary index out of range")
+			}
+			d := idx[k]
+			if !dictDone[d] {
+				dictKeys[d], dictDone[d] = personid.ParseBytes(dictVals[offs[d]:offs[d+1]]), true
+			}
+			dst = append(dst, dictKeys[d])
 		}
+		row += n
 		return nil
 	})
 	return dst, err
 }
 
 // parseIntKeys parses an integer key column (IDs stored as numbers).
-func (f *pqFile) parseIntKeys(rg int, rc *rawCol, dst []personid.Parsed, empty personid.Parsed) ([]personid.Parsed, error) {
+func (f *pqFile) parseIntKeys(rg int, rc *rawCol, dst []personid.Parsed, empty personid.Parsed, w *wantCursor) ([]personid.Parsed, error) {
 	vals := make([]parquet.Value, 1024)
 	var buf [24]byte
+	row := 0
 	err := f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
 		r := p.Values()
 		for {
 			n, err := r.ReadValues(vals)
 			for _, v := range vals[:n] {
-				if v.IsNull() {
+				switch {
+				case !w.wanted(row):
+				case v.IsNull():
 					dst = append(dst, empty)
-					continue
+				default:
+					dst = append(dst, personid.ParseBytes(strconv.AppendInt(buf[:0], numOf(v, rc.phys), 10)))
 				}
-				dst = append(dst, personid.ParseBytes(strconv.AppendInt(buf[:0], numOf(v, rc.phys), 10)))
+				row++
 			}
 			if err == io.EOF {
 				return nil

@@ -53,6 +53,21 @@ const nullHash = 0x9e3779b97f4a7c15
 // decodes only the rows whose digest changed. It is safe to call
 // concurrently for different chunks.
 func (r *Reader) RowDigests(c Chunk, dst []uint64) ([]uint64, error) {
+	return r.rowDigests(c, dst, nil)
+}
+
+// ColumnDigests is RowDigests that also keeps what each raw column gave:
+// cols[pi] (grown to c.Rows) receives ColumnHashes(c, pi), so that a later
+// update can tell which rows changed from the columns that changed alone.
+// cols must have Columns() elements.
+func (r *Reader) ColumnDigests(c Chunk, dst []uint64, cols [][]uint64) ([]uint64, error) {
+	if len(cols) != len(r.impl.plans) {
+		return dst, fmt.Errorf("%d column buffers for %d columns", len(cols), len(r.impl.plans))
+	}
+	return r.rowDigests(c, dst, cols)
+}
+
+func (r *Reader) rowDigests(c Chunk, dst []uint64, cols [][]uint64) ([]uint64, error) {
 	ri := r.impl
 	f, err := ri.fileOf(c)
 	if err != nil {
@@ -63,14 +78,19 @@ func (r *Reader) RowDigests(c Chunk, dst []uint64) ([]uint64, error) {
 	for i := range dst {
 		dst[i] = seed
 	}
-	vals := make([]uint64, c.Rows)
+	var vals []uint64
 	for pi := range ri.plans {
-		rc := &f.raws[pi]
-		if rc.leaf < 0 {
-			continue // the file lacks it: every row reads null, and the seed says so
+		if cols != nil {
+			vals = slices.Grow(cols[pi][:0], c.Rows)[:c.Rows]
+			cols[pi] = vals
+		} else if vals == nil {
+			vals = make([]uint64, c.Rows)
 		}
-		if err := f.hashColumn(c.RowGroup, rc, vals); err != nil {
-			return dst[:0], fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
+		if err := f.columnHashes(c, pi, vals); err != nil {
+			return dst[:0], err
+		}
+		if f.raws[pi].leaf < 0 {
+			continue // the file lacks it: every row reads null, and the seed says so
 		}
 		for i, v := range vals {
 			dst[i] = mix(dst[i], v)
@@ -84,6 +104,112 @@ func (r *Reader) RowDigests(c Chunk, dst []uint64) ([]uint64, error) {
 	}
 	return dst, nil
 }
+
+// Pin keeps the decompressed pages of chunk c that are read from now on
+// until release is called, so that reading a column of it again (its keys,
+// then its hashes, then some rows decoded) decompresses it once. Memory
+// grows by the chunk's decompressed size while it is pinned.
+func (r *Reader) Pin(c Chunk) (release func(), err error) {
+	f, err := r.impl.fileOf(c)
+	if err != nil {
+		return func() {}, err
+	}
+	f.pins.pin(c.RowGroup)
+	return func() { f.pins.unpin(c.RowGroup) }, nil
+}
+
+// Columns is the number of raw columns an entry's rows are read from, the
+// range of ColumnHashes' and ColumnFingerprints' column index.
+func (r *Reader) Columns() int { return len(r.impl.plans) }
+
+// ColumnHashes writes, per row of chunk c, the hash of raw column pi's
+// value (what RowDigests mixes), reusing dst; a column the file lacks hashes
+// as null in every row.
+func (r *Reader) ColumnHashes(c Chunk, pi int, dst []uint64) ([]uint64, error) {
+	f, err := r.impl.fileOf(c)
+	if err != nil {
+		return dst, err
+	}
+	if pi < 0 || pi >= len(f.raws) {
+		return dst, fmt.Errorf("column %d of %d", pi, len(f.raws))
+	}
+	dst = slices.Grow(dst[:0], c.Rows)[:c.Rows]
+	return dst, f.columnHashes(c, pi, dst)
+}
+
+func (f *pqFile) columnHashes(c Chunk, pi int, dst []uint64) error {
+	rc := &f.raws[pi]
+	if rc.leaf < 0 {
+		for i := range dst {
+			dst[i] = nullHash
+		}
+		return nil
+	}
+	if err := f.hashColumn(c.RowGroup, rc, dst); err != nil {
+		return fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
+	}
+	return nil
+}
+
+// ColumnFingerprints returns, per raw column of chunk c, a digest of the
+// column chunk's stored bytes (every page as written, compressed, with its
+// header and the dictionary), of its type, codec and sizes, and of the
+// file's digest seed (what RowDigests' conversions depend on). Two chunks
+// whose column pi has equal fingerprints give equal ColumnHashes: an update
+// rehashes only the columns whose fingerprint changed, reading nothing else
+// but their bytes. A column the file lacks has a fixed fingerprint; 0 means
+// unknown (the chunk lives in another file) and never equals a stored one.
+func (r *Reader) ColumnFingerprints(c Chunk, dst []uint64) ([]uint64, error) {
+	ri := r.impl
+	f, err := ri.fileOf(c)
+	if err != nil {
+		return dst, err
+	}
+	seed := ri.fileSeed(f)
+	rgs := f.pf.Metadata().RowGroups
+	if c.RowGroup >= len(rgs) {
+		return dst, fmt.Errorf("%s: row group %d not in the footer", f.path, c.RowGroup)
+	}
+	md := rgs[c.RowGroup].Columns
+	var buf []byte
+	dst = dst[:0]
+	for pi := range ri.plans {
+		rc := &f.raws[pi]
+		switch {
+		case rc.leaf < 0:
+			dst = append(dst, mix(seed, absentColumn))
+			continue
+		case rc.leaf >= len(md) || md[rc.leaf].FilePath != "":
+			dst = append(dst, 0)
+			continue
+		}
+		m := &md[rc.leaf].MetaData
+		start := m.DataPageOffset
+		if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
+			start = m.DictionaryPageOffset
+		}
+		if start < 4 || m.TotalCompressedSize <= 0 || m.TotalCompressedSize > 1<<31 {
+			return dst, fmt.Errorf("%s: row group %d, column %q: damaged column chunk metadata (offset %d, size %d)",
+				f.path, c.RowGroup, rc.name, start, m.TotalCompressedSize)
+		}
+		buf = slices.Grow(buf[:0], int(m.TotalCompressedSize))[:m.TotalCompressedSize]
+		if _, err := f.osf.ReadAt(buf, start); err != nil {
+			return dst, fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, rc.name, err)
+		}
+		d := xxhash.New()
+		var b [8 * 6]byte
+		for i, v := range [...]uint64{seed, uint64(pi), uint64(m.Type), uint64(m.Codec), uint64(m.NumValues), uint64(m.TotalUncompressedSize)} {
+			binary.LittleEndian.PutUint64(b[8*i:], v)
+		}
+		d.Write(b[:])
+		d.Write(buf)
+		dst = append(dst, max(d.Sum64(), 1))
+	}
+	return dst, nil
+}
+
+// absentColumn stands for a column the file lacks in its fingerprint.
+const absentColumn = 0x5bd1e9955bd1e995
 
 // mix folds v into h. Both steps are bijections of h, so two rows that
 // differ in one value's hash always get different digests.

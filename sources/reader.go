@@ -197,7 +197,31 @@ func (r *Reader) Keys(c Chunk, dst []personid.Parsed) ([]personid.Parsed, error)
 	if err != nil {
 		return dst, err
 	}
-	dst, err = f.parseKeys(c.RowGroup, &f.raws[0], c.Rows, dst)
+	dst, err = f.parseKeys(c.RowGroup, &f.raws[0], c.Rows, dst, nil)
+	if err != nil {
+		return dst[:0], fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, f.raws[0].name, err)
+	}
+	return dst, nil
+}
+
+// KeysAt parses the key column at the given chunk-relative rows (ascending)
+// of chunk c, one Parsed per row asked, as Keys would give them: an index
+// update that knows which few rows changed parses only those.
+func (r *Reader) KeysAt(c Chunk, rows []int, dst []personid.Parsed) ([]personid.Parsed, error) {
+	f, err := r.impl.fileOf(c)
+	if err != nil {
+		return dst, err
+	}
+	if err := checkRows(c, rows); err != nil {
+		return dst, err
+	}
+	if rows == nil {
+		rows = []int{} // nil would mean every row
+	}
+	dst, err = f.parseKeys(c.RowGroup, &f.raws[0], c.Rows, dst, rows)
+	if err == nil && len(dst) != len(rows) {
+		err = fmt.Errorf("damaged Parquet column chunk: %d of %d rows found", len(dst), len(rows))
+	}
 	if err != nil {
 		return dst[:0], fmt.Errorf("%s: row group %d, column %q: %w", f.path, c.RowGroup, f.raws[0].name, err)
 	}
@@ -564,15 +588,15 @@ func (r *Reader) Scan(ctx context.Context, workers int, q *Quarantine, qual *Qua
 				if err != nil {
 					return err
 				}
-				var n chunkCounts
-				bad = n.count(keys, bad[:0])
+				var n KeyCounts
+				bad = n.Count(keys, bad[:0])
 				if len(bad) > 0 && q != nil {
 					if err := r.quarantine(q, c, keys, bad); err != nil {
 						return err
 					}
 				}
 				mu.Lock()
-				n.addTo(qual)
+				n.AddTo(qual)
 				mu.Unlock()
 				if fn != nil {
 					if err := fn(c, keys); err != nil {
@@ -585,34 +609,38 @@ func (r *Reader) Scan(ctx context.Context, workers int, q *Quarantine, qual *Qua
 	return g.Wait()
 }
 
-// chunkCounts are one chunk's key counts, merged into a Quality under a lock.
-type chunkCounts struct {
-	rows, valid, from15 int64
-	byReason            [8]int64
+// KeyCounts are the key counts of some rows (a chunk's, as a rule), what a
+// Quality record sums; an index update keeps them per chunk so that a chunk
+// whose key column did not change need not be parsed again.
+type KeyCounts struct {
+	Rows, Valid, From15 int64
+	ByReason            [8]int64 // rows with an invalid key, by personid.Reason
 }
 
-// count tallies keys and returns the rows with an invalid key, appended to bad.
-func (n *chunkCounts) count(keys []personid.Parsed, bad []int) []int {
-	n.rows = int64(len(keys))
+// Count sets n to the counts of keys and returns the rows with an invalid
+// key, appended to bad.
+func (n *KeyCounts) Count(keys []personid.Parsed, bad []int) []int {
+	*n = KeyCounts{Rows: int64(len(keys))}
 	for i, k := range keys {
 		if k.Reason == personid.ReasonNone {
-			n.valid++
+			n.Valid++
 			if k.From15 {
-				n.from15++
+				n.From15++
 			}
 			continue
 		}
-		n.byReason[k.Reason%8]++
+		n.ByReason[k.Reason%8]++
 		bad = append(bad, i)
 	}
 	return bad
 }
 
-func (n *chunkCounts) addTo(q *Quality) {
-	q.Rows += n.rows
-	q.ValidKeys += n.valid
-	q.From15 += n.from15
-	for reason, k := range n.byReason {
+// AddTo adds n to the counts of q.
+func (n *KeyCounts) AddTo(q *Quality) {
+	q.Rows += n.Rows
+	q.ValidKeys += n.Valid
+	q.From15 += n.From15
+	for reason, k := range n.ByReason {
 		if k == 0 {
 			continue
 		}
@@ -635,6 +663,10 @@ func (r *Reader) quarantine(q *Quarantine, c Chunk, keys []personid.Parsed, bad 
 	}
 	return nil
 }
+
+// Describe fills the descriptive fields of a Quality record (kind, path,
+// files, snapshot and its age), what Scan fills before it counts.
+func (r *Reader) Describe(q *Quality) { r.impl.describe(q) }
 
 // describe fills the descriptive fields of a Quality record.
 func (r *readerImpl) describe(q *Quality) {

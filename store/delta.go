@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/matcher"
 	"github.com/hedui/hedui/sources"
@@ -123,6 +125,14 @@ func (d *delta) apply(ctx context.Context) error {
 	if p := d.db.reusableFilter(d.src, d.oldGen, total); p != nil {
 		tw.p, tw.extend = p, true
 	}
+	old, err := d.db.openColumns(d.src, d.oldGen, rd.Columns())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.db.log.Warn("index: column digests not used", "err", err)
+	}
+	defer old.close()
+	if tw.cols, err = d.db.createColumns(d.src, d.gen, total, rd.Columns(), len(chunks), old); err != nil {
+		return err
+	}
 	rows, err := d.scan(ctx, rd, cd, tr, tw, chunks, base, total, fileIdx)
 	if err != nil {
 		return err
@@ -227,11 +237,15 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	var out []deltaRow
 	var nrows, size, done, skipped atomic.Int64
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
-	err := rd.Scan(ctx, d.opts.Workers, nil, d.qual, func(c sources.Chunk, keys []personid.Parsed) error {
-		local, ents, bytes, bad, err := d.scanChunk(rd, cd, tr, c, keys, base[c.Index], fileIdx)
+	rd.Describe(d.qual)
+	err := eachChunk(ctx, d.opts.Workers, chunks, func(c sources.Chunk) error {
+		local, ents, counts, bytes, bad, err := d.scanChunk(rd, cd, tr, tw.cols, c, base[c.Index], fileIdx)
 		if err != nil {
 			return err
 		}
+		mu.Lock()
+		counts.AddTo(d.qual)
+		mu.Unlock()
 		skipped.Add(int64(bad))
 		if err := tw.writeAt(base[c.Index], ents); err != nil {
 			return err
@@ -274,33 +288,40 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 }
 
 // scanChunk compares the rows of chunk c (first ordinal seq0) with the live
-// table: a row whose raw digest is the live one's is the same row and keeps
-// its entry undecoded; the others are decoded and encoded as a full build
-// would. It returns the rows that differ, the chunk's new table entries,
-// the transaction bytes the rows take and the rows that did not convert.
-func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sources.Chunk, keys []personid.Parsed,
-	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, int64, int, error) {
-	// The old entries become the new ones in place: a row whose raw digest
-	// is unchanged keeps its entry as it is, so only the others are touched.
+// generation: it finds the rows that may differ (changedRows), decodes them
+// and encodes them as a full build would. It returns the rows that differ,
+// the chunk's new table entries, its key counts, the transaction bytes the
+// rows take and the rows that did not convert.
+func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *colWriter, c sources.Chunk,
+	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, sources.KeyCounts, int64, int, error) {
+	var counts sources.KeyCounts
+	// Its columns are read up to three times (keys, hashes, changed rows):
+	// decompressed once.
+	release, err := rd.Pin(c)
+	if err != nil {
+		return nil, nil, counts, 0, 0, err
+	}
+	defer release()
+	// The old entries become the new ones in place: a row found unchanged
+	// keeps its entry as it is, so only the others are touched.
 	ents, err := tr.read(seq0, c.Rows, make([]byte, 0, c.Rows*entryLen))
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, nil, counts, 0, 0, err
 	}
 	known := len(ents) / entryLen // rows past the old end have no entry
 	ents = ents[:c.Rows*entryLen]
 	clear(ents[known*entryLen:])
-	raws := rowDigests(d.db, rd, c)
+	todo, keys, counts, err := d.changedRows(rd, cw, c, seq0, ents)
+	if err != nil {
+		return nil, nil, counts, 0, 0, err
+	}
 	bad := 0
-	var todo []int
-	for i := range c.Rows {
-		e := ents[i*entryLen:]
-		if raw := binary.LittleEndian.Uint64(e[25:]); raws != nil && raw != 0 && raw == raws[i] {
-			if e[0] == 0 {
-				bad++ // it did not convert before either
-			}
-			continue
+	for i, j := 0, 0; i < c.Rows; i++ {
+		if j < len(todo) && todo[j] == i {
+			j++
+		} else if ents[i*entryLen] == 0 {
+			bad++ // unchanged, and it did not convert before either
 		}
-		todo = append(todo, i)
 	}
 	if d.opts.decoded != nil {
 		d.opts.decoded.Add(int64(len(todo)))
@@ -313,24 +334,23 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sour
 	for j, i := range todo {
 		rec := recs[j]
 		r := deltaRow{seq: seq0 + uint32(i), old: getEntry(ents[i*entryLen:])}
+		raw := r.old.raw // the changedRows verdict's raw digest, put there
 		if rec != nil {
-			if keys[i].Reason == personid.ReasonNone {
-				r.key = keys[i].Key
+			if keys[j].Reason == personid.ReasonNone {
+				r.key = keys[j].Key
 			}
 			o := rec.Base()
 			o.Key = r.key
 			fi, ok := fileIdx[o.File]
 			if !ok {
-				return nil, nil, 0, 0, fmt.Errorf("record of file %q that the entry does not list", o.File)
+				return nil, nil, counts, 0, 0, fmt.Errorf("record of file %q that the entry does not list", o.File)
 			}
 			buf, _ = cd.appendRecord(buf[:0], rec, fi)
 			flag, group := recordGroup(r.key, rec)
 			r.new = entryOf(flag, group, buf)
 		}
-		r.new.put(ents[i*entryLen:]) // a row that does not convert has the zero entry
-		if raws != nil {
-			binary.LittleEndian.PutUint64(ents[i*entryLen+25:], raws[i])
-		}
+		r.new.raw = raw
+		r.new.put(ents[i*entryLen:]) // a row that does not convert has the zero entry and its raw digest
 		if r.old.sameRecord(r.new) {
 			continue
 		}
@@ -343,7 +363,147 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, c sour
 		bytes += int64(2*len(r.val)) + perRowOverhead
 		local = append(local, r)
 	}
-	return local, ents, bytes, bad, nil
+	return local, ents, counts, bytes, bad, nil
+}
+
+// changedRows returns the rows of chunk c that may differ from the live
+// generation (ascending), the key of each, and the chunk's key counts. It
+// writes each changed row's new raw digest into the raw field of its table
+// entry in ents (the old entry's other fields untouched), and the chunk's
+// column digests into cw.
+//
+// When the live generation's column digests cover the chunk, only the
+// columns whose fingerprint changed are hashed and compared row by row; the
+// rows they change get raw digest 0 (unknown), which a later full
+// comparison decodes. Otherwise every column is hashed and each row's raw
+// digest compared with the live entry's; when even that fails, every row
+// is decoded.
+func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32,
+	ents []byte) (todo []int, keys []personid.Parsed, counts sources.KeyCounts, err error) {
+	fps, err := rd.ColumnFingerprints(c, nil)
+	if err != nil {
+		d.db.log.Warn("index: no column fingerprints", "file", c.File, "row_group", c.RowGroup, "err", err)
+		fps = nil
+	}
+	if oc := cw.old.chunk(c.Index, seq0, c.Rows); oc != nil && fps != nil {
+		if todo, err = changedByColumn(rd, cw, c, seq0, fps, oc); err != nil {
+			return nil, nil, counts, err
+		}
+		for _, i := range todo {
+			binary.LittleEndian.PutUint64(ents[i*entryLen+25:], 0)
+		}
+		if fps[0] == oc.fps[0] { // the key column is the same: so are its counts
+			keys, err = rd.KeysAt(c, todo, nil)
+			cw.setChunk(c.Index, seq0, c.Rows, oc.counts, fps)
+			return todo, keys, oc.counts, err
+		}
+		all, err := rd.Keys(c, nil)
+		if err != nil {
+			return nil, nil, counts, err
+		}
+		counts.Count(all, nil)
+		cw.setChunk(c.Index, seq0, c.Rows, counts, fps)
+		return todo, pick(all, todo), counts, nil
+	}
+	all, err := rd.Keys(c, nil)
+	if err != nil {
+		return nil, nil, counts, err
+	}
+	counts.Count(all, nil)
+	cols := make([][]uint64, rd.Columns())
+	raws, err := rd.ColumnDigests(c, nil, cols)
+	if err != nil {
+		d.db.log.Warn("index: rows without raw digests", "file", c.File, "row_group", c.RowGroup, "err", err)
+		raws, fps = nil, nil
+	}
+	for i := range c.Rows {
+		e := ents[i*entryLen+25:]
+		if raws != nil && binary.LittleEndian.Uint64(e) != 0 && binary.LittleEndian.Uint64(e) == raws[i] {
+			continue
+		}
+		todo = append(todo, i)
+		r := uint64(0)
+		if raws != nil {
+			r = raws[i]
+		}
+		binary.LittleEndian.PutUint64(e, r)
+	}
+	if fps != nil {
+		for pi, h := range cols {
+			if err := cw.write(pi, c.Index, seq0, h); err != nil {
+				return nil, nil, counts, err
+			}
+		}
+		cw.setChunk(c.Index, seq0, c.Rows, counts, fps)
+	}
+	return todo, pick(all, todo), counts, nil
+}
+
+// changedByColumn hashes the columns of chunk c whose fingerprint differs
+// from the live one, writes their hashes into cw and returns the rows where
+// some hash differs, ascending.
+func changedByColumn(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32, fps []uint64, oc *colChunk) ([]int, error) {
+	var mark []bool
+	var cur, old []uint64
+	for pi, fp := range fps {
+		if fp != 0 && fp == oc.fps[pi] {
+			continue
+		}
+		var err error
+		if cur, err = rd.ColumnHashes(c, pi, cur); err != nil {
+			return nil, err
+		}
+		if old, err = cw.old.read(pi, seq0, c.Rows, old); err != nil {
+			return nil, err
+		}
+		if mark == nil {
+			mark = make([]bool, c.Rows)
+		}
+		for i := range cur {
+			mark[i] = mark[i] || cur[i] != old[i]
+		}
+		if err := cw.write(pi, c.Index, seq0, cur); err != nil {
+			return nil, err
+		}
+	}
+	var todo []int
+	for i, m := range mark {
+		if m {
+			todo = append(todo, i)
+		}
+	}
+	return todo, nil
+}
+
+// pick returns keys at the given rows.
+func pick(keys []personid.Parsed, rows []int) []personid.Parsed {
+	out := make([]personid.Parsed, len(rows))
+	for j, i := range rows {
+		out[j] = keys[i]
+	}
+	return out
+}
+
+// eachChunk calls fn for every chunk, workers at a time (every core when
+// workers is 0), stopping at the first error.
+func eachChunk(ctx context.Context, workers int, chunks []sources.Chunk, fn func(c sources.Chunk) error) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, c := range chunks {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fn(c)
+		})
+	}
+	return g.Wait()
 }
 
 // decodeSome decodes the given rows of c (ascending); when a value does not
@@ -507,7 +667,7 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 // removeTable deletes the digest table of a replaced generation; a failure
 // only leaves a file that the next Open deletes.
 func (db *DB) removeTable(src uint16, gen uint32) {
-	for _, p := range []string{db.tablePath(src, gen), db.filterPath(src, gen)} {
+	for _, p := range append([]string{db.tablePath(src, gen), db.filterPath(src, gen)}, db.columnFiles(src, gen)...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			db.log.Warn("index: digest table not removed", "err", err)
 		}

@@ -74,6 +74,12 @@
 // tables/<src>-<gen>.tbl is the digest table of a live generation (not the
 // roster's): per row ordinal its key kind, group, content digest and value
 // hash, what a delta update compares the next snapshot with.
+// tables/<src>-<gen>.cd and .c<n> are its column digests (columns.go): per
+// chunk a fingerprint of each raw column's stored bytes and the key counts,
+// per raw column the value hash of every row, so that the next update hashes
+// only the columns whose bytes changed and parses only the changed rows'
+// keys; a delta writes them (a full build does not: the first update after
+// it compares whole rows).
 // tables/<src>-<gen>.flt is its presence filter (the roster has one too): a
 // blocked Bloom filter of the generation's person keys and name+DOB hashes,
 // so that a lookup skips sources without the person's records without a

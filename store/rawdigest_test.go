@@ -48,10 +48,13 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 		updateWith(t, db, manifest, UpdateOptions{})
 	}
 	var filled, emptied, redated int
+	// changedCols is how many of pension's column digest files a round
+	// writes anew (the others are the live ones, linked); -1: not checked.
 	rounds := []struct {
-		name    string
-		edit    func()
-		decoded int64
+		name        string
+		edit        func()
+		decoded     int64
+		changedCols int
 	}{
 		{"one value, a sparse column, a bad value", func() {
 			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
@@ -80,14 +83,26 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 				*rows[redated].StatusDate++
 				return rows
 			})
-		}, 5},
-		{"nothing changed but the snapshot", func() {}, 0},
+		}, 5, -1},
+		{"nothing changed but the snapshot", func() {}, 0, 0},
 		{"the bad value mended", func() {
 			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
 				rows[12].MonthlyAmount = "12.00"
 				return rows
 			})
-		}, 1},
+		}, 1, 1},
+		{"an ID no longer valid, another mended, a hukou moved", func() {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+				rows[3].PersonID = rows[3].PersonID[:17] + "?"
+				rows[12].MonthlyAmount = "13.00"
+				return rows
+			})
+			editFile(t, police, func(rows []policeFile) []policeFile {
+				rows[9].PersonID = "not-an-id"
+				rows[5].HukouNo = rows[40].HukouNo
+				return rows
+			})
+		}, 4, 2},
 		{"a CSV source: a blank cell filled, a number changed", func() {
 			editCSV(t, filepath.Join(dir, "sources/realestate.csv"), func(rows [][]string) {
 				col := map[string]int{}
@@ -101,7 +116,7 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 				rows[2][share] = "0.5"
 				rows[3][area] = "1234.50"
 			})
-		}, 2},
+		}, 2, 0},
 	}
 	for i, r := range rounds {
 		r.edit()
@@ -110,10 +125,26 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 		setSnapshot(t, manifest, "sources/police-*.parquet", day)
 		setSnapshot(t, manifest, "sources/realestate.csv", day)
 		var decoded atomic.Int64
+		before := columnFiles(t, deltaDB, "sources/pension.parquet")
 		got := updateWith(t, deltaDB, manifest, UpdateOptions{decoded: &decoded})
 		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
 		if n := decoded.Load(); n != r.decoded {
 			t.Errorf("%s: %d rows decoded, want %d", r.name, n, r.decoded)
+		}
+		after := columnFiles(t, deltaDB, "sources/pension.parquet")
+		if len(after) < 6 || i > 0 && len(before) != len(after) {
+			t.Fatalf("%s: %d pension column digest files, %d before", r.name, len(after), len(before))
+		}
+		if r.changedCols >= 0 {
+			changed := 0
+			for pi := range after {
+				if !os.SameFile(before[pi], after[pi]) {
+					changed++
+				}
+			}
+			if changed != r.changedCols {
+				t.Errorf("%s: %d pension column digest files written anew, want %d (the others linked)", r.name, changed, r.changedCols)
+			}
 		}
 		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet", "sources/realestate.csv"} {
 			if got[p].Action != "updated" || got[p].Rows != want[p].Rows {
@@ -123,6 +154,30 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 		sameIndex(t, r.name, dump(t, deltaDB), dump(t, fullDB))
 		checkConsistent(t, deltaDB)
 	}
+}
+
+// columnFiles stats the column digest files (.c0, .c1, …) of the live
+// generation of the source at path.
+func columnFiles(t *testing.T, db *DB, path string) []os.FileInfo {
+	t.Helper()
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []os.FileInfo
+	for _, s := range cat.Sources {
+		if s.Path != path {
+			continue
+		}
+		for pi := 0; ; pi++ {
+			fi, err := os.Stat(db.colPath(s.ID, s.Gen, pi))
+			if err != nil {
+				return out
+			}
+			out = append(out, fi)
+		}
+	}
+	return out
 }
 
 // editCSV rewrites a GB 18030 CSV file with change applied to its records

@@ -97,6 +97,9 @@ type tableWriter struct {
 	// extend means p is the live generation's filter, extended by the
 	// delta's changed rows rather than filled from every entry written.
 	extend bool
+	// cols, when not nil, are the generation's column digests, committed
+	// and aborted with the table.
+	cols *colWriter
 }
 
 func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
@@ -137,6 +140,12 @@ func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
 // commit writes the presence filter, syncs the table and gives it its
 // final name.
 func (t *tableWriter) commit() error {
+	if t.cols != nil {
+		if err := t.cols.commit(); err != nil {
+			t.f.Close()
+			return err
+		}
+	}
 	if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
 		t.f.Close()
 		return err
@@ -156,6 +165,9 @@ func (t *tableWriter) commit() error {
 
 // abort deletes a table never committed.
 func (t *tableWriter) abort() {
+	if t.cols != nil {
+		t.cols.abort()
+	}
 	t.f.Close()
 	os.Remove(t.path + ".tmp")
 	os.Remove(t.db.filterPath(t.src, t.gen))
@@ -251,13 +263,15 @@ func (db *DB) cleanTables(cat *Catalog) error {
 	live := map[string]bool{}
 	for _, s := range cat.Sources {
 		if s.Gen != 0 {
-			live[fmt.Sprintf("%d-%d.tbl", s.ID, s.Gen)] = true
-			live[fmt.Sprintf("%d-%d.flt", s.ID, s.Gen)] = true
+			live[fmt.Sprintf("%d-%d", s.ID, s.Gen)] = true
 		}
 	}
 	for _, n := range names {
 		ext := filepath.Ext(n.Name())
-		if live[n.Name()] || ext != ".tbl" && ext != ".flt" && ext != ".tmp" {
+		if ext != ".tbl" && ext != ".flt" && ext != ".tmp" && !isColumnFile(ext) {
+			continue
+		}
+		if ext != ".tmp" && live[strings.TrimSuffix(n.Name(), ext)] {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, n.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -269,7 +283,7 @@ func (db *DB) cleanTables(cat *Catalog) error {
 
 // parseTableName is the inverse of the table file name, for tests.
 func parseTableName(name string) (src uint16, gen uint32, ok bool) {
-	a, b, found := strings.Cut(strings.TrimSuffix(strings.TrimSuffix(name, ".tbl"), ".flt"), "-")
+	a, b, found := strings.Cut(strings.TrimSuffix(name, filepath.Ext(name)), "-")
 	if !found {
 		return 0, 0, false
 	}

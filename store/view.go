@@ -18,7 +18,7 @@ import (
 // is not safe for concurrent use; open one per goroutine.
 type View struct {
 	txn    *badger.Txn
-	it     *badger.Iterator
+	its    map[uint32]*badger.Iterator // by key kind and source (iter)
 	cat    *Catalog
 	live   []liveSource // sources in manifest order, roster excluded
 	roster *liveSource
@@ -75,19 +75,39 @@ func (db *DB) View() (*View, error) {
 		ls.present = db.filter(s.ID, s.Gen)
 		v.live = append(v.live, *ls)
 	}
-	v.it = txn.NewIterator(badger.IteratorOptions{})
 	for i := range v.live {
 		ls := &v.live[i]
 		p := genPrefix(kindNameDOB, ls.src.ID, ls.src.dataGen())
-		v.it.Seek(p)
-		ls.nameDOB = v.it.ValidForPrefix(p)
+		it := v.iter(kindNameDOB, ls)
+		it.Seek(p)
+		ls.nameDOB = it.ValidForPrefix(p)
 	}
 	return v, nil
 }
 
+// iter returns the view's iterator over one key kind of one source's live
+// generation, made on first use. Bound to that prefix, it merges only the
+// LSM tables whose key range overlaps it: a lookup in a source that recent
+// updates did not touch skips the small tables they left in the upper
+// levels, which an iterator over the whole key space seeks in every time.
+func (v *View) iter(kind byte, ls *liveSource) *badger.Iterator {
+	id := uint32(kind)<<16 | uint32(ls.src.ID)
+	if it, ok := v.its[id]; ok {
+		return it
+	}
+	if v.its == nil {
+		v.its = make(map[uint32]*badger.Iterator, 2*len(v.live))
+	}
+	it := v.txn.NewIterator(badger.IteratorOptions{Prefix: genPrefix(kind, ls.src.ID, ls.src.dataGen())})
+	v.its[id] = it
+	return it
+}
+
 // Close releases the view. A fork is closed before its parent.
 func (v *View) Close() {
-	v.it.Close()
+	for _, it := range v.its {
+		it.Close()
+	}
 	if !v.fork {
 		v.txn.Discard()
 	}
@@ -97,18 +117,18 @@ func (v *View) Close() {
 // the read transaction (badger allows concurrent reads and iterators on a
 // read-only one) and has its own iterator. Close it before v.
 func (v *View) Fork() *View {
-	f := &View{txn: v.txn, cat: v.cat, live: v.live, roster: v.roster, fork: true}
-	f.it = v.txn.NewIterator(badger.IteratorOptions{})
-	return f
+	return &View{txn: v.txn, cat: v.cat, live: v.live, roster: v.roster, fork: true}
 }
 
 // Catalog is the catalog the view reads.
 func (v *View) Catalog() *Catalog { return v.cat }
 
-// scan calls fn with the suffix and value of every key under prefix.
-func (v *View) scan(prefix []byte, fn func(k, val []byte) error) error {
-	for v.it.Seek(prefix); v.it.ValidForPrefix(prefix); v.it.Next() {
-		item := v.it.Item()
+// scan calls fn with the suffix and value of every key under prefix, a key
+// of the given kind in source ls.
+func (v *View) scan(kind byte, ls *liveSource, prefix []byte, fn func(k, val []byte) error) error {
+	it := v.iter(kind, ls)
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
 		k := item.Key()[len(prefix):]
 		if err := item.Value(func(val []byte) error { return fn(k, val) }); err != nil {
 			return err
@@ -152,7 +172,7 @@ func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 			continue
 		}
 		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)
-		err := v.scan(v.buf, func(k, val []byte) error {
+		err := v.scan(kind, ls, v.buf, func(k, val []byte) error {
 			rec, err := decode(ls, val)
 			if err != nil {
 				return v.corrupt(ls, err)
@@ -216,7 +236,7 @@ func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
 func (v *View) readRosterRows(ls *liveSource, key personid.Key) ([]*sources.RosterMember, error) {
 	var out []*sources.RosterMember
 	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.dataGen(), uint64(key))
-	err := v.scan(v.buf, func(_, val []byte) error {
+	err := v.scan(kindRecord, ls, v.buf, func(_, val []byte) error {
 		rec, err := ls.codec.decode(key, val)
 		if err != nil {
 			return v.corrupt(ls, err)
@@ -235,7 +255,7 @@ func (v *View) RosterNameDOB(h uint64) ([]personid.Key, error) {
 	}
 	var out []personid.Key
 	v.buf = groupPrefix(v.buf, kindRosterN, ls.src.ID, ls.src.dataGen(), h)
-	err := v.scan(v.buf, func(k, _ []byte) error {
+	err := v.scan(kindRosterN, ls, v.buf, func(k, _ []byte) error {
 		if len(k) != 8 {
 			return v.corrupt(ls, errCorrupt)
 		}
@@ -253,7 +273,7 @@ func (v *View) Household(id string) ([]*sources.RosterMember, error) {
 	}
 	var out []*sources.RosterMember
 	v.buf = housePrefix(v.buf, ls.src.ID, ls.src.dataGen(), id)
-	err := v.scan(v.buf, func(_, val []byte) error {
+	err := v.scan(kindHouse, ls, v.buf, func(_, val []byte) error {
 		rec, err := decodeKeyed(ls.codec, val)
 		if err != nil {
 			return v.corrupt(ls, err)
