@@ -58,7 +58,7 @@ func Check(w io.Writer, c CheckData, opts Options) error {
 	if err := r.loadTitles(); err != nil {
 		return err
 	}
-	return householdTmpl.Execute(w, r.householdPage(key, h))
+	return householdTmpl().Execute(w, r.householdPage(key, h))
 }
 
 // kindRank orders source kinds as sources.SourceKinds lists them (the

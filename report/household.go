@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -22,7 +23,9 @@ import (
 //go:embed templates/household.html.tmpl
 var householdTemplate string
 
-var householdTmpl = template.Must(template.New("household").Funcs(funcs).Parse(householdTemplate))
+var householdTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("household").Funcs(funcs).Parse(householdTemplate))
+})
 
 // ObjectionWorkingDays is the window for objections printed on a 核对报告.
 const ObjectionWorkingDays = 5
@@ -42,7 +45,7 @@ func Household(ctx context.Context, dir, id string, w io.Writer, opts Options) e
 			"give a household_id of households.parquet or the person_id of a candidate", dir, maskIDs(id))
 	}
 	for key, h := range r.facts {
-		return householdTmpl.Execute(w, r.householdPage(key, h))
+		return householdTmpl().Execute(w, r.householdPage(key, h))
 	}
 	return nil
 }
@@ -66,7 +69,7 @@ func AllHouseholds(ctx context.Context, dir string, opts Options) error {
 		}
 		h := r.facts[key]
 		p := r.householdPage(key, h)
-		if err := writeAtomic(filepath.Join(out, h.ID+".html"), func(w io.Writer) error { return householdTmpl.Execute(w, p) }); err != nil {
+		if err := writeAtomic(filepath.Join(out, h.ID+".html"), func(w io.Writer) error { return householdTmpl().Execute(w, p) }); err != nil {
 			return err
 		}
 	}

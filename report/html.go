@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hedui/hedui/report/svg"
 	"github.com/hedui/hedui/sources"
@@ -30,17 +31,23 @@ var cjkFont []byte
 // fontFace is the @font-face rule that carries cjkFont as a data URL; the
 // family name comes first in style.css, so pages without the rule (the
 // per-household reports, printed where they are made) use the system fonts.
-var fontFace = template.CSS(`@font-face { font-family: "hedui CJK"; font-display: swap; src: url(data:font/woff2;base64,` +
-	base64.StdEncoding.EncodeToString(cjkFont) + `) format("woff2"); }`)
+// It is made on first use: every hedui command links this package, few
+// write a report.
+var fontFace = sync.OnceValue(func() template.CSS {
+	return template.CSS(`@font-face { font-family: "hedui CJK"; font-display: swap; src: url(data:font/woff2;base64,` +
+		base64.StdEncoding.EncodeToString(cjkFont) + `) format("woff2"); }`)
+})
 
 var funcs = template.FuncMap{
 	"count":    func(n any) string { return svg.Count(toFloat(n)) },
 	"percent":  svg.Percent,
 	"css":      func() template.CSS { return template.CSS(styleCSS) },
-	"fontface": func() template.CSS { return fontFace },
+	"fontface": func() template.CSS { return fontFace() },
 }
 
-var pageTmpl = template.Must(template.New("report").Funcs(funcs).Parse(reportTemplate))
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(funcs).Parse(reportTemplate))
+})
 
 func toFloat(n any) float64 {
 	switch n := n.(type) {
@@ -114,7 +121,7 @@ func (r *run) writeHTML(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return pageTmpl.Execute(w, p)
+	return pageTmpl().Execute(w, p)
 }
 
 func (r *run) page() (*page, error) {
