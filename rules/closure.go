@@ -124,6 +124,10 @@ type cnode struct {
 	tm func(*evaluator) time.Time
 	l  func(*evaluator) listView
 	a  func(*evaluator) any // kRec and kDyn
+	// nf, for a kDyn that is always an int or a float64 (x ? 1 : 0.5),
+	// gives it as a float64, which is how the VM's runtime takes it
+	// whenever the other operand is a float64.
+	nf func(*evaluator) float64
 }
 
 // boxed returns a closure giving the node's value as the VM would hold it.

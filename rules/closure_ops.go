@@ -180,8 +180,11 @@ func isNum(t ctype) bool { return t.k == kInt || t.k == kFloat }
 // asFloat converts a number closure to float64, as the VM's runtime does
 // when an int meets a float.
 func asFloat(n cnode) func(*evaluator) float64 {
-	if n.t.k == kFloat {
+	switch {
+	case n.t.k == kFloat:
 		return n.f
+	case n.nf != nil:
+		return n.nf
 	}
 	f := n.i
 	return func(ev *evaluator) float64 { return float64(f(ev)) }
@@ -218,6 +221,11 @@ func (c *closureCompiler) binary(n *ast.BinaryNode) (cnode, error) {
 			return out, nil
 		}
 	case isNum(l.t) && isNum(r.t):
+		if out, ok := floatOp(op, asFloat(l), asFloat(r)); ok {
+			return out, nil
+		}
+	case (l.t.k == kFloat && r.nf != nil) || (l.nf != nil && r.t.k == kFloat):
+		// int or float64 against a float64: the runtime converts both
 		if out, ok := floatOp(op, asFloat(l), asFloat(r)); ok {
 			return out, nil
 		}
@@ -422,12 +430,22 @@ func (c *closureCompiler) conditional(n *ast.ConditionalNode) (cnode, error) {
 	}
 	if !x.t.equal(y.t) {
 		a, b := x.boxed(), y.boxed()
-		return cnode{t: scalar(kDyn), a: func(ev *evaluator) any {
+		out := cnode{t: scalar(kDyn), a: func(ev *evaluator) any {
 			if p(ev) {
 				return a(ev)
 			}
 			return b(ev)
-		}}, nil
+		}}
+		if isNum(x.t) && isNum(y.t) {
+			fa, fb := asFloat(x), asFloat(y)
+			out.nf = func(ev *evaluator) float64 {
+				if p(ev) {
+					return fa(ev)
+				}
+				return fb(ev)
+			}
+		}
+		return out, nil
 	}
 	out := cnode{t: x.t}
 	switch x.t.k {
@@ -676,23 +694,29 @@ func (c *closureCompiler) builtin(n *ast.BuiltinNode) (cnode, error) {
 	return cnode{}, unsupported("builtin %s", n.Name)
 }
 
-// loop compiles the predicate builtins.
-func (c *closureCompiler) loop(n *ast.BuiltinNode) (cnode, error) {
-	if len(n.Arguments) != 2 {
-		return cnode{}, unsupported("%s with %d arguments", n.Name, len(n.Arguments))
+// loopParts compiles a predicate builtin's list and body; d is the scope
+// depth of the body's element.
+func (c *closureCompiler) loopParts(n *ast.BuiltinNode) (src, body cnode, d int, err error) {
+	if n.Map != nil || n.Threshold != nil || len(n.Arguments) != 2 {
+		return src, body, 0, unsupported("%s with %d arguments", n.Name, len(n.Arguments))
 	}
-	src, err := c.node(n.Arguments[0])
-	if err != nil {
-		return cnode{}, err
+	if src, err = c.node(n.Arguments[0]); err != nil {
+		return src, body, 0, err
 	}
 	pred, ok := n.Arguments[1].(*ast.PredicateNode)
 	if src.t.k != kList || !ok || len(c.elems) >= maxScope {
-		return cnode{}, unsupported("%s over %v", n.Name, src.t.k)
+		return src, body, 0, unsupported("%s over %v", n.Name, src.t.k)
 	}
-	d := len(c.elems)
+	d = len(c.elems)
 	c.elems = append(c.elems, src.t.elem)
-	body, err := c.node(pred.Node)
+	body, err = c.node(pred.Node)
 	c.elems = c.elems[:d]
+	return src, body, d, err
+}
+
+// loop compiles the predicate builtins.
+func (c *closureCompiler) loop(n *ast.BuiltinNode) (cnode, error) {
+	src, body, d, err := c.loopParts(n)
 	if err != nil {
 		return cnode{}, err
 	}
@@ -940,6 +964,11 @@ func (c *closureCompiler) listBuiltin(n *ast.BuiltinNode) (cnode, error) {
 	t := ctype{k: kList, rt: anySliceType, elem: elem}
 	switch n.Name {
 	case "flatten":
+		if m, ok := n.Arguments[0].(*ast.BuiltinNode); ok && m.Name == "map" {
+			if out, ok := c.flattenMap(m, flattenElem(elem)); ok {
+				return out, nil
+			}
+		}
 		t.elem = flattenElem(elem)
 		l := lists[0]
 		return cnode{t: t, l: func(ev *evaluator) listView { return listView{anys: flattenList(l(ev))} }}, nil
@@ -959,19 +988,46 @@ func (c *closureCompiler) listBuiltin(n *ast.BuiltinNode) (cnode, error) {
 	}}, nil
 }
 
+// flattenMap compiles flatten(map(list, body)) for a body giving lists
+// without building and boxing the mapped lists: the same elements come
+// out, in the same order, as flattenList of the map's result.
+func (c *closureCompiler) flattenMap(m *ast.BuiltinNode, elem *ctype) (cnode, bool) {
+	src, body, d, err := c.loopParts(m)
+	if err != nil || body.t.k != kList {
+		return cnode{}, false
+	}
+	list, inner := src.l, body.l
+	return cnode{t: ctype{k: kList, rt: anySliceType, elem: elem}, l: func(ev *evaluator) listView {
+		ret := []any{}
+		l := list(ev)
+		for i, n := 0, l.len(); i < n; i++ {
+			ev.scope[d] = l.at(i)
+			v := inner(ev)
+			for j, vn := 0, v.len(); j < vn; j++ {
+				ret = flattenAny(ret, v.at(j), 1)
+			}
+		}
+		return listView{anys: ret}
+	}}, true
+}
+
 // flattenList is expr's flatten: nested lists are spliced in, pointers
 // and interfaces dereferenced (records come out as struct values).
 func flattenList(l listView) []any {
 	ret := []any{}
 	for i, n := 0, l.len(); i < n; i++ {
-		x := l.at(i)
-		if x == nil {
-			ret = append(ret, nil)
-			continue
-		}
-		ret = flattenValue(ret, reflect.ValueOf(x), 0)
+		ret = flattenAny(ret, l.at(i), 0)
 	}
 	return ret
+}
+
+// flattenAny appends element x of a list at depth to ret, as flatten
+// does: a nil element stays nil.
+func flattenAny(ret []any, x any, depth int) []any {
+	if x == nil {
+		return append(ret, nil)
+	}
+	return flattenValue(ret, reflect.ValueOf(x), depth)
 }
 
 // maxFlattenDepth is where the closures leave deeper nesting to the VM.

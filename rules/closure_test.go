@@ -32,6 +32,7 @@ rules:
       neg: -n
       f: 'len(member.vehicles) > 0 ? member.vehicles[0].price : 1'
       mix: f * n + 0.5 - n
+      nf_ops: '[f * 2.5, 2.5 - f, f / 0.5, 0.5 / f, f + 0.25, f == 1.0, 1.0 != f, f < 3.5, 0.5 > f, f <= 1.0, f >= 1.0]'
       cmp: n > 1.5 && f >= n && n != 2.0 && 3 <= f
       name_len: len(member.name) + len(strip_spaces(member.name))
       label: 'member.name + "/" + member.relation'
@@ -58,7 +59,7 @@ rules:
     cases:
       - when: cmp && late && in_list
         outcome: review
-        message: '{n} {half} {neg} {f} {mix} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages} {dead_recent}'
+        message: '{n} {half} {neg} {f} {mix} {nf_ops} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages} {dead_recent}'
         facts: concat(member.vehicles, records, dead_recent)
       - when: no_roster || dyn_cmp
         outcome: info
