@@ -325,10 +325,11 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := db.readFilter(s.ID, s.Gen)
+		p, unmap, err := db.readFilter(s.ID, s.Gen)
 		if err != nil {
 			t.Fatalf("source %s: digest table without its presence filter: %v", s.Path, err)
 		}
+		defer unmap()
 		for i := 0; i < len(ents); i += entryLen {
 			if e := getEntry(ents[i:]); e.flag != 0 {
 				want[string(recKey(nil, e.flag, s.ID, s.dataGen(), e.group, uint32(i/entryLen)))] = true
@@ -365,13 +366,14 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 // there is one, holds the group of every record key badger has.
 func checkFilter(t *testing.T, db *DB, s Source) {
 	t.Helper()
-	p, err := db.readFilter(s.ID, s.Gen)
+	p, unmap, err := db.readFilter(s.ID, s.Gen)
 	if errors.Is(err, os.ErrNotExist) {
 		return
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer unmap()
 	err = db.bdb.View(func(txn *badger.Txn) error {
 		for _, k := range []byte{kindRecord, kindNameDOB} {
 			pre := genPrefix(k, s.ID, s.dataGen())

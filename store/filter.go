@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -119,7 +120,8 @@ func (p *presence) fill() float64 {
 // groups and cannot remove any): each costs a seek when asked, never a
 // record missed, and the fill bound rebuilds the filter before they add up.
 func (db *DB) reusableFilter(src uint16, gen uint32, rows int64) *presence {
-	p := db.filter(src, gen)
+	p, release := db.filter(src, gen)
+	defer release()
 	if p == nil || len(p.words) != len(newPresence(rows).words) || p.fill() > maxReusedFill {
 		return nil
 	}
@@ -163,52 +165,99 @@ func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
 
 var errBadFilter = errors.New("damaged presence filter")
 
-func (db *DB) readFilter(src uint16, gen uint32) (*presence, error) {
-	b, err := os.ReadFile(db.filterPath(src, gen))
+func (db *DB) readFilter(src uint16, gen uint32) (*presence, func(), error) {
+	b, unmap, err := mapFile(db.filterPath(src, gen))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(b) < 8+filterHashLen || string(b[:4]) != filterMagic {
-		return nil, errBadFilter
+		unmap()
+		return nil, nil, errBadFilter
 	}
 	n := int(binary.LittleEndian.Uint32(b[4:]))
 	body := b[:len(b)-filterHashLen]
 	if len(body) != 8+n*blockWords*8 || xxhash.Sum64(body) != binary.LittleEndian.Uint64(b[len(body):]) {
-		return nil, errBadFilter
+		unmap()
+		return nil, nil, errBadFilter
+	}
+	if littleEndian {
+		// The mapped words as they are (8-byte aligned: the mapping is
+		// page-aligned), read-only: a filter read from disk is only asked.
+		return &presence{words: unsafe.Slice((*uint64)(unsafe.Pointer(&b[8])), n*blockWords)}, unmap, nil
 	}
 	p := &presence{words: make([]uint64, n*blockWords)}
 	for i := range p.words {
 		p.words[i] = binary.LittleEndian.Uint64(b[8+8*i:])
 	}
-	return p, nil
+	unmap()
+	return p, func() {}, nil
 }
 
+// littleEndian tells whether the machine's uint64 layout is the filter
+// file's.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 // filters caches the presence filter of each source's live generation, so
-// that a View (one per check) does not read it again.
+// that a View (one per check) does not read it again. A filter is a mapped
+// file: it is unmapped once the cache has moved to another generation and
+// no View holds it any more.
 type filters struct {
 	mu sync.Mutex
-	m  map[uint16]cachedFilter
+	m  map[uint16]*cachedFilter
 }
 
 type cachedFilter struct {
-	gen uint32
-	p   *presence // nil: none on disk; every lookup seeks
+	gen   uint32
+	p     *presence // nil: none on disk; every lookup seeks
+	unmap func()
+	refs  int // the cache's own and each holder's
 }
 
-// filter returns the presence filter of (src, gen), or nil.
-func (db *DB) filter(src uint16, gen uint32) *presence {
+// drop releases one reference; the caller holds f.mu.
+func (c *cachedFilter) drop() {
+	if c.refs--; c.refs == 0 && c.unmap != nil {
+		c.unmap()
+	}
+}
+
+// filter returns the presence filter of (src, gen), or nil, and the
+// function that releases it; p may not be used after release.
+func (db *DB) filter(src uint16, gen uint32) (p *presence, release func()) {
 	db.filters.mu.Lock()
 	defer db.filters.mu.Unlock()
-	if c, ok := db.filters.m[src]; ok && c.gen == gen {
-		return c.p
+	c, ok := db.filters.m[src]
+	if !ok || c.gen != gen {
+		p, unmap, err := db.readFilter(src, gen)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.log.Warn("index: presence filter not used", "source", src, "generation", gen, "err", err)
+		}
+		if ok {
+			c.drop() // the cache's reference to the generation it replaces
+		}
+		if db.filters.m == nil {
+			db.filters.m = map[uint16]*cachedFilter{}
+		}
+		c = &cachedFilter{gen: gen, p: p, unmap: unmap, refs: 1}
+		db.filters.m[src] = c
 	}
-	p, err := db.readFilter(src, gen)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		db.log.Warn("index: presence filter not used", "source", src, "generation", gen, "err", err)
+	c.refs++
+	var once sync.Once
+	return c.p, func() {
+		once.Do(func() {
+			db.filters.mu.Lock()
+			c.drop()
+			db.filters.mu.Unlock()
+		})
 	}
-	if db.filters.m == nil {
-		db.filters.m = map[uint16]cachedFilter{}
+}
+
+// release drops the cache's references: a filter is unmapped as soon as
+// no View holds it (the index closes after its Views).
+func (f *filters) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.m {
+		c.drop()
 	}
-	db.filters.m[src] = cachedFilter{gen: gen, p: p}
-	return p
+	f.m = nil
 }

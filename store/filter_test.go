@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -24,7 +25,7 @@ func TestPresence(t *testing.T) {
 	if err := db.writeFilter(3, 9, p); err != nil {
 		t.Fatal(err)
 	}
-	q, err := db.readFilter(3, 9)
+	q, unmap, err := db.readFilter(3, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +41,11 @@ func TestPresence(t *testing.T) {
 	if rate := float64(false1) / n; rate > 0.03 {
 		t.Fatalf("%.1f %% of absent keys reported present", 100*rate)
 	}
+	unmap()
 	b, _ := os.ReadFile(db.filterPath(3, 9))
 	b[20] ^= 1
 	os.WriteFile(db.filterPath(3, 9), b, 0o644)
-	if _, err := db.readFilter(3, 9); err == nil {
+	if _, _, err := db.readFilter(3, 9); err == nil {
 		t.Fatal("a damaged filter was read")
 	}
 }
@@ -72,11 +74,13 @@ func TestReusableFilter(t *testing.T) {
 	if q == nil {
 		t.Fatalf("a filter %.0f %% full, of the right size, was not reused", 100*p.fill())
 	}
-	before := slices.Clone(db.filter(3, 9).words)
+	cached, release := db.filter(3, 9)
+	defer release()
+	before := slices.Clone(cached.words)
 	for i := uint64(1); i <= 100; i++ {
 		q.add(i)
 	}
-	if !q.has(7) || !slices.Equal(db.filter(3, 9).words, before) {
+	if !q.has(7) || !slices.Equal(cached.words, before) {
 		t.Fatal("the reused filter is not a copy: extending it changed the cached one")
 	}
 	if db.reusableFilter(3, 9, 4*n) != nil {
@@ -90,5 +94,51 @@ func TestReusableFilter(t *testing.T) {
 	}
 	if db.reusableFilter(3, 10, n) != nil {
 		t.Fatalf("a filter %.0f %% full was reused", 100*p.fill())
+	}
+}
+
+// TestFilterMappingsReleased: a filter file stays mapped while a holder
+// uses it, after the cache has moved to a newer generation, and is unmapped
+// when the last holder releases it (else a long-running service would keep
+// every replaced filter, and its deleted file's space, until it stops).
+func TestFilterMappingsReleased(t *testing.T) {
+	maps := func(name string) bool {
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Skip("no /proc/self/maps")
+		}
+		return strings.Contains(string(b), name)
+	}
+	db := &DB{dir: t.TempDir(), log: quietLogger()}
+	if err := os.MkdirAll(filepath.Join(db.dir, tablesDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, gen := range []uint32{9, 10} {
+		p := newPresence(1000)
+		p.add(uint64(gen))
+		if err := db.writeFilter(3, gen, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := filepath.Base(db.filterPath(3, 9))
+	p1, r1 := db.filter(3, 9)
+	_, r1b := db.filter(3, 9)
+	p2, r2 := db.filter(3, 10) // the cache moves on
+	if !maps(old) || !p1.has(9) || !p2.has(10) {
+		t.Fatal("a held filter is not readable")
+	}
+	r1()
+	r1() // twice is once
+	if !maps(old) || !p1.has(9) {
+		t.Fatal("a filter was unmapped while still held")
+	}
+	r1b()
+	if maps(old) {
+		t.Fatal("a replaced filter stayed mapped after its last holder released it")
+	}
+	r2()
+	db.filters.release()
+	if maps(filepath.Base(db.filterPath(3, 10))) {
+		t.Fatal("the live filter stayed mapped after the index released its filters")
 	}
 }

@@ -69,7 +69,9 @@ func Open(dir string, opts Options) (*DB, error) {
 // wrote, then flushes and closes the index.
 func (db *DB) Close() error {
 	db.settle(30 * time.Second)
-	return db.bdb.Close()
+	err := db.bdb.Close()
+	db.filters.release()
+	return err
 }
 
 // settle waits, up to limit, until no LSM level is over its target size.

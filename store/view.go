@@ -27,7 +27,8 @@ type View struct {
 	// household asks for each member's rows once per member and again per
 	// other member (matcher's weak-match ambiguity test).
 	rosterRows map[personid.Key][]*sources.RosterMember
-	fork       bool // shares its parent's transaction
+	fork       bool     // shares its parent's transaction and filters
+	release    []func() // the presence filters' references
 }
 
 // rosterCacheSize bounds View.rosterRows; a household has a few members.
@@ -62,17 +63,18 @@ func (db *DB) View() (*View, error) {
 		}
 		schema, err := sources.SchemaOf(s.Kind)
 		if err != nil {
-			txn.Discard()
+			v.Close()
 			return nil, err
 		}
 		ls := &liveSource{src: s, codec: &codec{schema: schema, kind: s.Kind, files: s.Files, snapshot: s.Snapshot}}
+		var release func()
+		ls.present, release = db.filter(s.ID, s.Gen)
+		v.release = append(v.release, release)
 		if s.Kind == sources.KindRoster {
-			ls.present = db.filter(s.ID, s.Gen)
 			v.roster = ls
 			continue
 		}
 		ls.pos = len(v.live)
-		ls.present = db.filter(s.ID, s.Gen)
 		v.live = append(v.live, *ls)
 	}
 	for i := range v.live {
@@ -107,6 +109,9 @@ func (v *View) iter(kind byte, ls *liveSource) *badger.Iterator {
 func (v *View) Close() {
 	for _, it := range v.its {
 		it.Close()
+	}
+	for _, r := range v.release {
+		r()
 	}
 	if !v.fork {
 		v.txn.Discard()
