@@ -30,8 +30,6 @@ type pqFile struct {
 	raws  []rawCol // per colPlan; leaf -1 when absent
 	first int      // index of the file's first chunk
 	pins  pinned   // row groups whose pages are kept (Reader.Pin)
-	// hashBufs holds *hashBufs, hashColumn's buffers.
-	hashBufs sync.Pool
 }
 
 // pinned keeps the decompressed pages of some row groups, per leaf column,

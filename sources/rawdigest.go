@@ -257,13 +257,7 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 		return f.hashBools(rg, rc, dst)
 	}
 	var lastDict parquet.Dictionary
-	bufs, _ := f.hashBufs.Get().(*hashBufs)
-	if bufs == nil {
-		bufs = &hashBufs{}
-	}
-	defer f.hashBufs.Put(bufs)
-	dictHash, scratch := bufs.dict[:0], bufs.page[:0]
-	defer func() { bufs.dict, bufs.page = dictHash, scratch }()
+	var dictHash, scratch []uint64
 	maxDef := byte(rc.maxDef)
 	row := 0
 	return f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
@@ -319,10 +313,6 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 		return nil
 	})
 }
-
-// hashBufs are hashColumn's buffers, kept for the next column: a page's
-// hashes are as many as its values.
-type hashBufs struct{ dict, page []uint64 }
 
 // hashValues appends the hash of each value of a page's (or dictionary's)
 // data.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -178,15 +177,15 @@ func (r *colReader) chunk(i int, seq0 uint32, rows int) *colChunk {
 	return c
 }
 
-// read returns column pi's hashes of rows [seq0, seq0+n), in sc.old.
-func (r *colReader) read(pi int, seq0 uint32, n int, sc *chunkScratch) ([]uint64, error) {
-	sc.raw = slices.Grow(sc.raw[:0], 8*n)[:8*n]
-	if _, err := r.files[pi].ReadAt(sc.raw, int64(seq0)*8); err != nil {
-		return sc.old, fmt.Errorf("%s: %w", r.paths[pi], err)
+// read returns column pi's hashes of rows [seq0, seq0+n), reusing dst.
+func (r *colReader) read(pi int, seq0 uint32, n int, dst []uint64) ([]uint64, error) {
+	b := make([]byte, 8*n)
+	if _, err := r.files[pi].ReadAt(b, int64(seq0)*8); err != nil {
+		return dst, fmt.Errorf("%s: %w", r.paths[pi], err)
 	}
-	dst := slices.Grow(sc.old[:0], n)[:n]
+	dst = append(dst[:0], make([]uint64, n)...)
 	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint64(sc.raw[8*i:])
+		dst[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
 	return dst, nil
 }
@@ -237,12 +236,12 @@ func (w *colWriter) setChunk(i int, seq0 uint32, rows int, counts sources.KeyCou
 }
 
 // write stores column pi's hashes of chunk i, whose first row is seq0.
-func (w *colWriter) write(pi, i int, seq0 uint32, hashes []uint64, sc *chunkScratch) error {
-	sc.raw = slices.Grow(sc.raw[:0], 8*len(hashes))[:8*len(hashes)]
+func (w *colWriter) write(pi, i int, seq0 uint32, hashes []uint64) error {
+	b := make([]byte, 8*len(hashes))
 	for j, h := range hashes {
-		binary.LittleEndian.PutUint64(sc.raw[8*j:], h)
+		binary.LittleEndian.PutUint64(b[8*j:], h)
 	}
-	if _, err := w.files[pi].WriteAt(sc.raw, int64(seq0)*8); err != nil {
+	if _, err := w.files[pi].WriteAt(b, int64(seq0)*8); err != nil {
 		return err
 	}
 	w.mu.Lock()

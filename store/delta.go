@@ -61,17 +61,6 @@ type delta struct {
 	qual    *sources.Quality
 	changed int64 // change-set groups written
 	rows    int64 // rows rewritten
-
-	// scratch holds *chunkScratch: a chunk's working memory, reused by the
-	// next chunk, as fresh buffers per chunk are fresh pages to fault in.
-	scratch sync.Pool
-}
-
-// chunkScratch is the working memory of one chunk's comparison.
-type chunkScratch struct {
-	ents     []byte   // the chunk's table entries
-	cur, old []uint64 // a column's new and live hashes
-	raw      []byte   // a column's hashes as stored
 }
 
 // deltaRow is one row ordinal whose entry differs from the live one.
@@ -250,12 +239,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
 	rd.Describe(d.qual)
 	err := eachChunk(ctx, d.opts.Workers, chunks, func(c sources.Chunk) error {
-		sc, _ := d.scratch.Get().(*chunkScratch)
-		if sc == nil {
-			sc = &chunkScratch{}
-		}
-		defer d.scratch.Put(sc)
-		local, ents, counts, bytes, bad, err := d.scanChunk(rd, cd, tr, tw.cols, c, base[c.Index], fileIdx, sc)
+		local, ents, counts, bytes, bad, err := d.scanChunk(rd, cd, tr, tw.cols, c, base[c.Index], fileIdx)
 		if err != nil {
 			return err
 		}
@@ -309,7 +293,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 // the chunk's new table entries, its key counts, the transaction bytes the
 // rows take and the rows that did not convert.
 func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *colWriter, c sources.Chunk,
-	seq0 uint32, fileIdx map[string]int, sc *chunkScratch) ([]deltaRow, []byte, sources.KeyCounts, int64, int, error) {
+	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, sources.KeyCounts, int64, int, error) {
 	var counts sources.KeyCounts
 	// Its columns are read up to three times (keys, hashes, changed rows):
 	// decompressed once.
@@ -320,18 +304,14 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 	defer release()
 	// The old entries become the new ones in place: a row found unchanged
 	// keeps its entry as it is, so only the others are touched.
-	ents, err := tr.read(seq0, c.Rows, sc.ents[:0])
+	ents, err := tr.read(seq0, c.Rows, make([]byte, 0, c.Rows*entryLen))
 	if err != nil {
 		return nil, nil, counts, 0, 0, err
 	}
-	if cap(ents) < c.Rows*entryLen {
-		ents = slices.Grow(ents, c.Rows*entryLen-len(ents))
-	}
-	sc.ents = ents[:0]
 	known := len(ents) / entryLen // rows past the old end have no entry
 	ents = ents[:c.Rows*entryLen]
 	clear(ents[known*entryLen:])
-	todo, keys, counts, err := d.changedRows(rd, cw, c, seq0, ents, sc)
+	todo, keys, counts, err := d.changedRows(rd, cw, c, seq0, ents)
 	if err != nil {
 		return nil, nil, counts, 0, 0, err
 	}
@@ -399,14 +379,14 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 // digest compared with the live entry's; when even that fails, every row
 // is decoded.
 func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32,
-	ents []byte, sc *chunkScratch) (todo []int, keys []personid.Parsed, counts sources.KeyCounts, err error) {
+	ents []byte) (todo []int, keys []personid.Parsed, counts sources.KeyCounts, err error) {
 	fps, err := rd.ColumnFingerprints(c, nil)
 	if err != nil {
 		d.db.log.Warn("index: no column fingerprints", "file", c.File, "row_group", c.RowGroup, "err", err)
 		fps = nil
 	}
 	if oc := cw.old.chunk(c.Index, seq0, c.Rows); oc != nil && fps != nil {
-		if todo, err = changedByColumn(rd, cw, c, seq0, fps, oc, sc); err != nil {
+		if todo, err = changedByColumn(rd, cw, c, seq0, fps, oc); err != nil {
 			return nil, nil, counts, err
 		}
 		for _, i := range todo {
@@ -450,7 +430,7 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 	}
 	if fps != nil {
 		for pi, h := range cols {
-			if err := cw.write(pi, c.Index, seq0, h, sc); err != nil {
+			if err := cw.write(pi, c.Index, seq0, h); err != nil {
 				return nil, nil, counts, err
 			}
 		}
@@ -462,27 +442,27 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 // changedByColumn hashes the columns of chunk c whose fingerprint differs
 // from the live one, writes their hashes into cw and returns the rows where
 // some hash differs, ascending.
-func changedByColumn(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32, fps []uint64, oc *colChunk, sc *chunkScratch) ([]int, error) {
+func changedByColumn(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32, fps []uint64, oc *colChunk) ([]int, error) {
 	var mark []bool
+	var cur, old []uint64
 	for pi, fp := range fps {
 		if fp != 0 && fp == oc.fps[pi] {
 			continue
 		}
 		var err error
-		if sc.cur, err = rd.ColumnHashes(c, pi, sc.cur); err != nil {
+		if cur, err = rd.ColumnHashes(c, pi, cur); err != nil {
 			return nil, err
 		}
-		if sc.old, err = cw.old.read(pi, seq0, c.Rows, sc); err != nil {
+		if old, err = cw.old.read(pi, seq0, c.Rows, old); err != nil {
 			return nil, err
 		}
-		cur, old := sc.cur, sc.old
 		if mark == nil {
 			mark = make([]bool, c.Rows)
 		}
 		for i := range cur {
 			mark[i] = mark[i] || cur[i] != old[i]
 		}
-		if err := cw.write(pi, c.Index, seq0, cur, sc); err != nil {
+		if err := cw.write(pi, c.Index, seq0, cur); err != nil {
 			return nil, err
 		}
 	}
