@@ -30,7 +30,7 @@ func TestColumnFingerprints(t *testing.T) {
 			b := payrollReader(t, payrollCols(t, dict, nil))
 			c := payrollReader(t, payrollCols(t, dict, func(employer, salary []any) {
 				employer[70] = "另一单位" // chunk 1, column 1
-				salary[3] = nil        // chunk 0, column 2
+				salary[3] = nil       // chunk 0, column 2
 			}))
 			type change struct{ chunk, col int }
 			var changed []change
