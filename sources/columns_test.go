@@ -138,3 +138,47 @@ func render(recs []Record) string {
 	}
 	return s
 }
+
+// TestPinShared: a chunk pinned twice (two scans of one reader) and read
+// from several goroutines keeps its pages until the last holder is done;
+// every read matches an unpinned one.
+func TestPinShared(t *testing.T) {
+	r := payrollReader(t, payrollCols(t, true, nil))
+	c := r.Chunks()[1]
+	want, err := r.RowDigests(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for range 30 {
+				release, err := r.Pin(c)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got, err := r.RowDigests(c, nil)
+				if g%2 == 0 {
+					release() // the other holders keep reading
+				}
+				if err == nil && !slices.Equal(got, want) {
+					err = fmt.Errorf("goroutine %d read other digests", g)
+				}
+				if g%2 == 1 {
+					release()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

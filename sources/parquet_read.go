@@ -34,50 +34,80 @@ type pqFile struct {
 
 // pinned keeps the decompressed pages of some row groups, per leaf column,
 // so that reading a column of such a row group again does not decompress
-// it again. A row group is pinned while it has an entry.
+// it again. A row group stays pinned, and its pages kept, while anybody
+// holds it: each Pin, and each eachPage reading its kept pages.
 type pinned struct {
 	mu     sync.Mutex
-	groups map[int]map[int][]parquet.Page
+	groups map[int]*pinnedGroup
 }
 
-// pages returns the kept pages of a pinned row group's column; ok is false
-// when the row group is not pinned, pages nil when the column is not read yet.
-func (p *pinned) pages(rg, leaf int) (pages []parquet.Page, ok bool) {
+type pinnedGroup struct {
+	refs int
+	cols map[int][]parquet.Page
+}
+
+// acquire takes a reference to row group rg if it is pinned.
+func (p *pinned) acquire(rg int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cols, ok := p.groups[rg]
-	return cols[leaf], ok
+	g, ok := p.groups[rg]
+	if ok {
+		g.refs++
+	}
+	return ok
 }
 
-func (p *pinned) keep(rg, leaf int, pages []parquet.Page) {
+// pages returns the kept pages of a held row group's column, nil when the
+// column is not read yet.
+func (p *pinned) pages(rg, leaf int) []parquet.Page {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cols, ok := p.groups[rg]; ok {
-		cols[leaf] = pages
-		return
-	}
-	for _, pg := range pages { // unpinned meanwhile
-		parquet.Release(pg)
-	}
+	return p.groups[rg].cols[leaf]
 }
 
+// keep stores the pages of a held row group's column; pages read meanwhile
+// by another holder are released once nobody can be reading them, with the
+// group.
+func (p *pinned) keep(rg, leaf int, pages []parquet.Page) []parquet.Page {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := p.groups[rg]
+	if kept := g.cols[leaf]; kept != nil {
+		for _, pg := range pages {
+			parquet.Release(pg)
+		}
+		return kept
+	}
+	g.cols[leaf] = pages
+	return pages
+}
+
+// pin takes a reference to row group rg, pinning it if it is not.
 func (p *pinned) pin(rg int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.groups == nil {
-		p.groups = map[int]map[int][]parquet.Page{}
+		p.groups = map[int]*pinnedGroup{}
 	}
-	if _, ok := p.groups[rg]; !ok {
-		p.groups[rg] = map[int][]parquet.Page{}
+	g, ok := p.groups[rg]
+	if !ok {
+		g = &pinnedGroup{cols: map[int][]parquet.Page{}}
+		p.groups[rg] = g
 	}
+	g.refs++
 }
 
+// unpin drops a reference; the last one releases the kept pages.
 func (p *pinned) unpin(rg int) {
 	p.mu.Lock()
-	cols := p.groups[rg]
+	g := p.groups[rg]
+	if g.refs--; g.refs > 0 {
+		p.mu.Unlock()
+		return
+	}
 	delete(p.groups, rg)
 	p.mu.Unlock()
-	for _, pages := range cols {
+	for _, pages := range g.cols {
 		for _, pg := range pages {
 			parquet.Release(pg)
 		}
@@ -155,15 +185,16 @@ func columnNames(pf *parquet.File) string {
 // pages become errors. The pages of a pinned row group are read once and
 // kept until it is unpinned.
 func (f *pqFile) eachPage(rg, leaf int, fn func(p parquet.Page) error) (err error) {
-	kept, ok := f.pins.pages(rg, leaf)
-	if !ok {
+	if !f.pins.acquire(rg) {
 		return f.eachPageOnce(rg, leaf, fn)
 	}
+	defer f.pins.unpin(rg)
+	kept := f.pins.pages(rg, leaf)
 	if kept == nil {
 		if kept, err = f.readPages(rg, leaf); err != nil {
 			return err
 		}
-		f.pins.keep(rg, leaf, kept)
+		kept = f.pins.keep(rg, leaf, kept)
 	}
 	defer func() {
 		if r := recover(); r != nil {

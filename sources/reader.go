@@ -584,29 +584,42 @@ func (r *Reader) Scan(ctx context.Context, workers int, q *Quarantine, qual *Qua
 				}
 				c := ri.chunks[i]
 				var err error
-				keys, err = r.Keys(c, keys)
-				if err != nil {
+				if keys, bad, err = r.scanChunk(c, keys, bad, q, qual, &mu, fn); err != nil {
 					return err
-				}
-				var n KeyCounts
-				bad = n.Count(keys, bad[:0])
-				if len(bad) > 0 && q != nil {
-					if err := r.quarantine(q, c, keys, bad); err != nil {
-						return err
-					}
-				}
-				mu.Lock()
-				n.AddTo(qual)
-				mu.Unlock()
-				if fn != nil {
-					if err := fn(c, keys); err != nil {
-						return err
-					}
 				}
 			}
 		})
 	}
 	return g.Wait()
+}
+
+// scanChunk is one chunk of Scan: its keys parsed, counted and quarantined,
+// then fn. The chunk is pinned meanwhile: fn typically decodes some of its
+// rows, whose key column then comes from the pages Keys decompressed.
+func (r *Reader) scanChunk(c Chunk, keys []personid.Parsed, bad []int, q *Quarantine, qual *Quality, mu *sync.Mutex,
+	fn func(c Chunk, keys []personid.Parsed) error) ([]personid.Parsed, []int, error) {
+	release, err := r.Pin(c)
+	if err != nil {
+		return keys, bad, err
+	}
+	defer release()
+	if keys, err = r.Keys(c, keys); err != nil {
+		return keys, bad, err
+	}
+	var n KeyCounts
+	bad = n.Count(keys, bad[:0])
+	if len(bad) > 0 && q != nil {
+		if err := r.quarantine(q, c, keys, bad); err != nil {
+			return keys, bad, err
+		}
+	}
+	mu.Lock()
+	n.AddTo(qual)
+	mu.Unlock()
+	if fn != nil {
+		err = fn(c, keys)
+	}
+	return keys, bad, err
 }
 
 // KeyCounts are the key counts of some rows (a chunk's, as a rule), what a
