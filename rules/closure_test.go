@@ -49,6 +49,8 @@ rules:
       areas: 'sum(member.realestate, .area_m2 * (.share == 0 ? 1 : .share))'
       all_types: uniq(concat(map(member.vehicles, .vehicle_type), map(member.business, .role), ["x"]))
       records: flatten(map(household.members, .vehicles))
+      vehicle_lists: map(household.members, .vehicles)
+      unfused: flatten(vehicle_lists)
       same_first: 'len(records) > 0 && len(member.vehicles) > 0 ? records[0] == member.vehicles[0] : nil == member.roster'
       dyn_mix: 'len(records) > 1 ? 1 : 2.5'
       dyn_cmp: dyn_mix < f && dyn_mix == 2.5 || dyn_mix != 1
