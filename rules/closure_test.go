@@ -61,7 +61,7 @@ rules:
     cases:
       - when: cmp && late && in_list
         outcome: review
-        message: '{n} {half} {neg} {f} {mix} {nf_ops} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages} {dead_recent}'
+        message: '{n} {half} {neg} {f} {mix} {nf_ops} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages}'
         facts: concat(member.vehicles, records, dead_recent)
       - when: no_roster || dyn_cmp
         outcome: info
