@@ -213,7 +213,7 @@ func bail() { panic(bailout{}) }
 type fastRule struct {
 	values []cnode
 	when   []cnode
-	facts  []cnode // t.k == 0: the case names no facts
+	facts  []func(*evaluator) any // nil: the case names no facts
 }
 
 // maxScope bounds nested predicates (filter inside any inside ...).
@@ -260,13 +260,15 @@ func compileFast(scope Scope, r *Rule, c *compiledRule) (*fastRule, error) {
 			return nil, unsupported("cases[%d].when is not a bool", i)
 		}
 		fr.when = append(fr.when, n)
-		var fn cnode
+		var facts func(*evaluator) any
 		if cs.facts != nil {
-			if fn, err = cc.node(cs.facts.Node()); err != nil {
+			fn, err := cc.node(cs.facts.Node())
+			if err != nil {
 				return nil, fmt.Errorf("cases[%d].facts: %w", i, err)
 			}
+			facts = fn.boxed()
 		}
-		fr.facts = append(fr.facts, fn)
+		fr.facts = append(fr.facts, facts)
 	}
 	return fr, nil
 }

@@ -401,7 +401,8 @@ func (ev *evaluator) begin1(c *compiledRule) {
 	}
 }
 
-// value computes value i of r into the environment unless done already.
+// value computes value i of r, into the environment (VM) or its slot
+// (closures), unless done already.
 func (ev *evaluator) value(r *Rule, i int) error {
 	if ev.done[i] {
 		return nil
@@ -486,7 +487,7 @@ func (ev *evaluator) runFired(r *Rule, ci int) (int, error) {
 // runFacts runs case ci's facts expression.
 func (ev *evaluator) runFacts(c *compiledRule, ci int) (any, error) {
 	if ev.fast {
-		return c.fast.facts[ci].boxed()(ev), nil
+		return c.fast.facts[ci](ev), nil
 	}
 	return ev.vm.Run(c.cases[ci].facts, ev.env)
 }
