@@ -663,11 +663,11 @@ func (c *closureCompiler) method(m *ast.MemberNode, args []ast.Node) (cnode, err
 }
 
 func (c *closureCompiler) builtin(n *ast.BuiltinNode) (cnode, error) {
-	if n.Map != nil || n.Threshold != nil {
+	if n.Map != nil || (n.Threshold != nil && n.Name != "count") {
 		return cnode{}, unsupported("optimized builtin %s", n.Name)
 	}
 	switch n.Name {
-	case "filter", "map", "all", "any", "sum":
+	case "filter", "map", "all", "any", "none", "one", "count", "sum":
 		return c.loop(n)
 	case "len":
 		if len(n.Arguments) != 1 {
@@ -697,7 +697,7 @@ func (c *closureCompiler) builtin(n *ast.BuiltinNode) (cnode, error) {
 // loopParts compiles a predicate builtin's list and body; d is the scope
 // depth of the body's element.
 func (c *closureCompiler) loopParts(n *ast.BuiltinNode) (src, body cnode, d int, err error) {
-	if n.Map != nil || n.Threshold != nil || len(n.Arguments) != 2 {
+	if n.Map != nil || (n.Threshold != nil && n.Name != "count") || len(n.Arguments) != 2 {
 		return src, body, 0, unsupported("%s with %d arguments", n.Name, len(n.Arguments))
 	}
 	if src, err = c.node(n.Arguments[0]); err != nil {
@@ -756,6 +756,41 @@ func (c *closureCompiler) loop(n *ast.BuiltinNode) (cnode, error) {
 				out = []any{}
 			}
 			return listView{anys: out}
+		}}, nil
+	case "count", "one":
+		// expr's optimizer turns len(filter(l, p)) into count(l, p), and
+		// count(l, p) > 2 into a count that stops at the threshold.
+		thr := -1
+		if n.Threshold != nil {
+			thr = *n.Threshold
+		}
+		count := func(ev *evaluator) int {
+			l := list(ev)
+			c := 0
+			for i, n := 0, l.len(); i < n; i++ {
+				ev.scope[d] = l.at(i)
+				if p(ev) {
+					if c++; c == thr {
+						break
+					}
+				}
+			}
+			return c
+		}
+		if n.Name == "one" {
+			return cnode{t: scalar(kBool), b: func(ev *evaluator) bool { return count(ev) == 1 }}, nil
+		}
+		return cnode{t: scalar(kInt), i: count}, nil
+	case "none":
+		return cnode{t: scalar(kBool), b: func(ev *evaluator) bool {
+			l := list(ev)
+			for i, n := 0, l.len(); i < n; i++ {
+				ev.scope[d] = l.at(i)
+				if p(ev) {
+					return false
+				}
+			}
+			return true
 		}}, nil
 	case "all", "any":
 		want := n.Name == "any" // the answer when p holds for one element

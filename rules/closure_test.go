@@ -50,6 +50,12 @@ rules:
       all_types: uniq(concat(map(member.vehicles, .vehicle_type), map(member.business, .role), ["x"]))
       records: flatten(map(household.members, .vehicles))
       vehicle_lists: map(household.members, .vehicles)
+      counted: count(member.police, .status == "normal")
+      len_filter: len(filter(member.vehicles, .price > 0))
+      many_hk1: len(filter(member.police, .hukou_no == "HK1")) > 1
+      two_plus: count(member.realestate, .status == "normal") >= 2
+      no_dead: none(member.police, .status == "deceased")
+      one_disabled: one(member.vehicles, .disabled)
       unfused: flatten(vehicle_lists)
       same_first: 'len(records) > 0 && len(member.vehicles) > 0 ? records[0] == member.vehicles[0] : nil == member.roster'
       dyn_mix: 'len(records) > 1 ? 1 : 2.5'
@@ -61,7 +67,7 @@ rules:
     cases:
       - when: cmp && late && in_list
         outcome: review
-        message: '{n} {half} {neg} {f} {mix} {nf_ops} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages}'
+        message: '{n} {half} {neg} {f} {mix} {nf_ops} {name_len} {label} {roster_known} {no_roster} {first_hukou} {big} {small} {grades} {prices} {areas} {all_types} {dyn_mix} {dyn_cmp} {same_first} {mode_full} {quiet_rec} {ages} {counted} {len_filter} {many_hk1} {two_plus} {no_dead} {one_disabled}'
         facts: concat(member.vehicles, records, dead_recent)
       - when: no_roster || dyn_cmp
         outcome: info
