@@ -240,6 +240,7 @@ func compareAll(t *testing.T, setName string, s *Set, h *facts.Household, env En
 
 // caseHouseholds parses the households and envs of a cases file.
 func caseHouseholds(t *testing.T, s *Set, data []byte, name string) []*testCase {
+	t.Helper()
 	d := newDoc(data, name)
 	root, err := d.root(data)
 	if err != nil {

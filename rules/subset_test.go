@@ -44,29 +44,7 @@ func only(t *testing.T, s *Set, id string) *Set {
 // defaultCases parses the default cases file into its test cases.
 func defaultCases(t *testing.T, s *Set) []*testCase {
 	t.Helper()
-	data := DefaultCasesYAML()
-	d := newDoc(data, "default_cases.yaml")
-	root, err := d.root(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := d.mapping(root, "cases file", "cases")
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := d.seq(top["cases"], "cases")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*testCase
-	for _, it := range items {
-		tc, err := parseTestCase(s, d, it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, tc)
-	}
-	return out
+	return caseHouseholds(t, s, DefaultCasesYAML(), "default_cases.yaml")
 }
 
 // keepFields returns a copy of h whose members hold only the fields named
