@@ -118,6 +118,18 @@ func (r *Reader) Pin(c Chunk) (release func(), err error) {
 	return func() { f.pins.unpin(c.RowGroup) }, nil
 }
 
+// DigestSeed is the seed of chunk c's row digests: what, beside the raw
+// values, decides the records they convert to (the build, the file, the
+// entry's mappings, formats, units and value maps, the columns' types).
+// ColumnHashes digest raw values only; they compare only under one seed.
+func (r *Reader) DigestSeed(c Chunk) (uint64, error) {
+	f, err := r.impl.fileOf(c)
+	if err != nil {
+		return 0, err
+	}
+	return r.impl.fileSeed(f), nil
+}
+
 // Columns is the number of raw columns an entry's rows are read from, the
 // range of ColumnHashes' and ColumnFingerprints' column index.
 func (r *Reader) Columns() int { return len(r.impl.plans) }

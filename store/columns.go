@@ -19,13 +19,18 @@ import (
 // generation's digest table:
 //
 //   - tables/<src>-<gen>.cd, the chunk directory: per chunk (row group) its
-//     first row ordinal, its rows, its key counts (sources.KeyCounts) and one
+//     first row ordinal, its rows, its file's digest seed
+//     (sources.Reader.DigestSeed), its key counts (sources.KeyCounts) and one
 //     fingerprint per raw column (sources.Reader.ColumnFingerprints), with a
 //     checksum of the whole;
 //   - tables/<src>-<gen>.c<pi>, per raw column pi, the value hash of every row
 //     ordinal (sources.Reader.ColumnHashes), 8 bytes little-endian each.
 //
-// An update compares each chunk's fingerprints with the live generation's. A
+// An update compares each chunk's fingerprints with the live generation's,
+// when the chunk's digest seed is the live one's: a column's value hashes
+// digest its raw values only, so under another seed (another build, or
+// other entry settings: values that may convert otherwise) every row is
+// compared by its raw digest, which covers the seed. A
 // column whose fingerprint is unchanged keeps its hashes unread; a changed
 // one is hashed and compared row by row; only the rows where some column's
 // hash differs are decoded. When the key column is unchanged the chunk's key
@@ -38,7 +43,7 @@ import (
 // that moved, or fingerprints made by another build (the file seed is part
 // of them) only cost the full comparison, which writes the files again.
 const (
-	colDirMagic  = "HDC1"
+	colDirMagic  = "HDC2"
 	colDirHeader = 4 + 2 + 2 + 4 + 4 + 4 + 8
 	countsLen    = 8 * (3 + 8)
 )
@@ -46,6 +51,7 @@ const (
 // colChunk is one chunk's entry in a chunk directory.
 type colChunk struct {
 	seq0, rows uint64
+	seed       uint64 // the file's digest seed
 	counts     sources.KeyCounts
 	fps        []uint64 // per raw column; nil: the chunk was never written
 }
@@ -60,7 +66,7 @@ func (db *DB) colPath(src uint16, gen uint32, pi int) string {
 
 // encodeColDir is the chunk directory file's content.
 func encodeColDir(src uint16, gen uint32, rows uint64, cols int, chunks []colChunk) []byte {
-	b := make([]byte, colDirHeader, colDirHeader+len(chunks)*(16+countsLen+8*cols)+8)
+	b := make([]byte, colDirHeader, colDirHeader+len(chunks)*(24+countsLen+8*cols)+8)
 	copy(b, colDirMagic)
 	binary.LittleEndian.PutUint16(b[4:], src)
 	binary.LittleEndian.PutUint32(b[8:], gen)
@@ -70,6 +76,7 @@ func encodeColDir(src uint16, gen uint32, rows uint64, cols int, chunks []colChu
 	for _, c := range chunks {
 		b = binary.LittleEndian.AppendUint64(b, c.seq0)
 		b = binary.LittleEndian.AppendUint64(b, c.rows)
+		b = binary.LittleEndian.AppendUint64(b, c.seed)
 		n := &c.counts
 		for _, v := range append([]int64{n.Rows, n.Valid, n.From15}, n.ByReason[:]...) {
 			b = binary.LittleEndian.AppendUint64(b, uint64(v))
@@ -100,7 +107,7 @@ func decodeColDir(b []byte, src uint16, gen uint32) (rows uint64, cols int, chun
 	cols = int(binary.LittleEndian.Uint32(b[12:]))
 	n := int(binary.LittleEndian.Uint32(b[16:]))
 	rows = binary.LittleEndian.Uint64(b[20:])
-	per := 16 + countsLen + 8*cols
+	per := 24 + countsLen + 8*cols
 	if cols > 1<<12 || len(body) != colDirHeader+n*per {
 		return 0, 0, nil, errors.New("bad size")
 	}
@@ -109,7 +116,7 @@ func decodeColDir(b []byte, src uint16, gen uint32) (rows uint64, cols int, chun
 	u := func() uint64 { v := binary.LittleEndian.Uint64(p); p = p[8:]; return v }
 	for i := range chunks {
 		c := &chunks[i]
-		c.seq0, c.rows = u(), u()
+		c.seq0, c.rows, c.seed = u(), u(), u()
 		c.counts.Rows, c.counts.Valid, c.counts.From15 = int64(u()), int64(u()), int64(u())
 		for r := range c.counts.ByReason {
 			c.counts.ByReason[r] = int64(u())
@@ -165,13 +172,14 @@ func (db *DB) openColumns(src uint16, gen uint32, cols int) (*colReader, error) 
 	return r, nil
 }
 
-// chunk returns the stored entry of chunk i when it covers the same rows.
-func (r *colReader) chunk(i int, seq0 uint32, rows int) *colChunk {
+// chunk returns the stored entry of chunk i when it covers the same rows
+// under the same digest seed.
+func (r *colReader) chunk(i int, seq0 uint32, rows int, seed uint64) *colChunk {
 	if r == nil || i >= len(r.chunks) {
 		return nil
 	}
 	c := &r.chunks[i]
-	if c.seq0 != uint64(seq0) || c.rows != uint64(rows) || c.fps == nil {
+	if c.seq0 != uint64(seq0) || c.rows != uint64(rows) || c.seed != seed || c.fps == nil {
 		return nil
 	}
 	return c
@@ -230,9 +238,9 @@ func (db *DB) createColumns(src uint16, gen uint32, rows int64, cols, chunks int
 	return w, nil
 }
 
-// setChunk records chunk i's rows, key counts and fingerprints.
-func (w *colWriter) setChunk(i int, seq0 uint32, rows int, counts sources.KeyCounts, fps []uint64) {
-	w.chunks[i] = colChunk{seq0: uint64(seq0), rows: uint64(rows), counts: counts, fps: fps}
+// setChunk records chunk i's rows, digest seed, key counts and fingerprints.
+func (w *colWriter) setChunk(i int, seq0 uint32, rows int, seed uint64, counts sources.KeyCounts, fps []uint64) {
+	w.chunks[i] = colChunk{seq0: uint64(seq0), rows: uint64(rows), seed: seed, counts: counts, fps: fps}
 }
 
 // write stores column pi's hashes of chunk i, whose first row is seq0.
@@ -293,7 +301,7 @@ func (w *colWriter) fill(pi int) error {
 			continue
 		}
 		c := &w.chunks[i]
-		if w.old == nil || w.old.chunk(i, uint32(c.seq0), int(c.rows)) == nil {
+		if w.old == nil || w.old.chunk(i, uint32(c.seq0), int(c.rows), c.seed) == nil {
 			return fmt.Errorf("column %d of chunk %d neither written nor stored", pi, i)
 		}
 		sr := io.NewSectionReader(w.old.files[pi], int64(c.seq0)*8, int64(c.rows)*8)

@@ -380,12 +380,16 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 // is decoded.
 func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32,
 	ents []byte) (todo []int, keys []personid.Parsed, counts sources.KeyCounts, err error) {
+	seed, err := rd.DigestSeed(c)
+	if err != nil {
+		return nil, nil, counts, err
+	}
 	fps, err := rd.ColumnFingerprints(c, nil)
 	if err != nil {
 		d.db.log.Warn("index: no column fingerprints", "file", c.File, "row_group", c.RowGroup, "err", err)
 		fps = nil
 	}
-	if oc := cw.old.chunk(c.Index, seq0, c.Rows); oc != nil && fps != nil {
+	if oc := cw.old.chunk(c.Index, seq0, c.Rows, seed); oc != nil && fps != nil {
 		if todo, err = changedByColumn(rd, cw, c, seq0, fps, oc); err != nil {
 			return nil, nil, counts, err
 		}
@@ -394,7 +398,7 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 		}
 		if fps[0] == oc.fps[0] { // the key column is the same: so are its counts
 			keys, err = rd.KeysAt(c, todo, nil)
-			cw.setChunk(c.Index, seq0, c.Rows, oc.counts, fps)
+			cw.setChunk(c.Index, seq0, c.Rows, seed, oc.counts, fps)
 			return todo, keys, oc.counts, err
 		}
 		all, err := rd.Keys(c, nil)
@@ -402,7 +406,7 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 			return nil, nil, counts, err
 		}
 		counts.Count(all, nil)
-		cw.setChunk(c.Index, seq0, c.Rows, counts, fps)
+		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
 		return todo, pick(all, todo), counts, nil
 	}
 	all, err := rd.Keys(c, nil)
@@ -434,7 +438,7 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 				return nil, nil, counts, err
 			}
 		}
-		cw.setChunk(c.Index, seq0, c.Rows, counts, fps)
+		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
 	}
 	return todo, pick(all, todo), counts, nil
 }
