@@ -359,6 +359,43 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		if got != len(want) {
 			t.Fatalf("source %s: %d keys, the digest table lists %d", s.Path, got, len(want))
 		}
+		checkColumns(t, db, s, tr.rows)
+	}
+}
+
+// checkColumns asserts that a live generation's column digests, when it has
+// a chunk directory, are whole: every column file there, the chunks covering
+// the table's rows in order, and their key counts summing to the catalog's.
+func checkColumns(t *testing.T, db *DB, s Source, rows int64) {
+	t.Helper()
+	b, err := os.ReadFile(db.colDirPath(s.ID, s.Gen))
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, cols, chunks, err := decodeColDir(b, s.ID, s.Gen)
+	if err != nil {
+		t.Fatalf("source %s: %v", s.Path, err)
+	}
+	r, err := db.openColumns(s.ID, s.Gen, cols)
+	if err != nil {
+		t.Fatalf("source %s: a chunk directory without its column files: %v", s.Path, err)
+	}
+	r.close()
+	var next uint64
+	var counts sources.Quality
+	for _, c := range chunks {
+		if c.seq0 != next || c.fps == nil {
+			t.Fatalf("source %s: chunk at row %d, want %d", s.Path, c.seq0, next)
+		}
+		next += c.rows
+		c.counts.AddTo(&counts)
+	}
+	if n != uint64(rows) || next != n || counts.Rows != s.Quality.Rows || counts.ValidKeys != s.Quality.ValidKeys {
+		t.Fatalf("source %s: column digests of %d rows (chunks %d, counts %d valid %d), table %d, catalog %d valid %d",
+			s.Path, n, next, counts.Rows, counts.ValidKeys, rows, s.Quality.Rows, s.Quality.ValidKeys)
 	}
 }
 
