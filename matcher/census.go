@@ -44,6 +44,7 @@ type Census struct {
 	roster     [][]sources.Record
 	candidates []personid.Key // omission candidates, sorted by key
 	hits       []entryHits    // per source entry (manifest order): the rows that match somebody
+	decodeKept bool           // the census decodes the rows it keeps (Options.Shards said one shard)
 
 	shards  []shardRange
 	localOf []int32      // census person index → the current shard's person; -1 if not in it
@@ -102,6 +103,7 @@ func NewCensus(ctx context.Context, m *sources.Manifest, opts Options) (*Census,
 	if err := c.timed("census", func() error { return c.findCandidates(ctx) }); err != nil {
 		return nil, err
 	}
+	c.decodeKept = opts.Shards != nil && opts.Shards(c.Members()) == 1
 	if err := c.timed("census", func() error { return c.scanSources(ctx) }); err != nil {
 		return nil, err
 	}

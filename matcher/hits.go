@@ -28,7 +28,8 @@ type hukouHit struct {
 // entryHits is what the census found in one source entry, per chunk.
 type entryHits struct {
 	rows  [][]censusHit
-	hukou [][]hukouHit // police entries only
+	recs  [][]sources.Record // the rows decoded, same order, when the census decoded them
+	hukou [][]hukouHit       // police entries only
 }
 
 // scanSources reads the key column of every source but staff once, counts
@@ -94,6 +95,10 @@ func (c *Census) scanEntry(ctx context.Context, i int, e *sources.Entry) ([][]ui
 	defer rd.Close()
 	chunks := rd.Chunks()
 	rows := make([][]censusHit, len(chunks))
+	var recs [][]sources.Record
+	if c.decodeKept {
+		recs = make([][]sources.Record, len(chunks))
+	}
 	counts := make([][2]int64, len(chunks))
 	var hashes [][]uint64
 	if e.Kind == sources.KindPolice {
@@ -111,6 +116,17 @@ func (c *Census) scanEntry(ctx context.Context, i int, e *sources.Entry) ([][]ui
 			return err
 		}
 		rows[ch.Index], counts[ch.Index] = hs, n
+		if recs != nil && len(hs) > 0 {
+			// Scan keeps the chunk's pages while this runs: the key
+			// column just parsed is not decompressed again.
+			at := make([]int, len(hs))
+			for k, h := range hs {
+				at[k] = int(h.row)
+			}
+			if recs[ch.Index], err = rd.Decode(ch, at); err != nil {
+				return err
+			}
+		}
 		if hashes != nil {
 			if hashes[ch.Index], err = rd.Hashes(ch, "hukou_no", nil); err != nil {
 				return err
@@ -127,7 +143,7 @@ func (c *Census) scanEntry(ctx context.Context, i int, e *sources.Entry) ([][]ui
 		q.MatchedNameDOB += n[1]
 	}
 	q.Unmatched = q.ValidKeys - q.MatchedID
-	c.hits[i].rows = rows
+	c.hits[i].rows, c.hits[i].recs = rows, recs
 	return hashes, nil
 }
 
@@ -191,12 +207,40 @@ func (r *run) decodeHits(ctx context.Context, i int, e *sources.Entry) error {
 		return rows
 	}
 	keep := func(ci int, _ []int, recs []sources.Record) { out[ci].recs = recs }
-	if err := c.decodeChosen(ctx, e, "match", len(out), pick, keep); err != nil {
+	if kept := c.hits[i].recs; kept != nil && len(c.shards) == 1 {
+		c.hits[i].recs = nil
+		if err := keptHits(out, c.hits[i].rows, kept, pick); err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+	} else if err := c.decodeChosen(ctx, e, "match", len(out), pick, keep); err != nil {
 		return err
 	}
 	for k := range out {
 		r.attach(&out[k], nil)
 		out[k] = chunkHits{}
+	}
+	return nil
+}
+
+// keptHits gives each chunk the records the census decoded for its picked
+// rows: the census decoded every row it kept (hits, ascending), and pick
+// chooses an ascending subsequence of those rows.
+func keptHits(out []chunkHits, hits [][]censusHit, kept [][]sources.Record, pick func(ci int) []int) error {
+	for ci := range out {
+		rows := pick(ci)
+		if len(rows) == 0 {
+			continue
+		}
+		recs := make([]sources.Record, 0, len(rows))
+		for j, h := range hits[ci] {
+			if len(recs) < len(rows) && int(h.row) == rows[len(recs)] {
+				recs = append(recs, kept[ci][j])
+			}
+		}
+		if len(recs) != len(rows) || len(kept[ci]) != len(hits[ci]) {
+			return fmt.Errorf("chunk %d: %d of the %d rows picked were decoded by the census", ci, len(recs), len(rows))
+		}
+		out[ci].recs = recs
 	}
 	return nil
 }

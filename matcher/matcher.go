@@ -37,6 +37,12 @@ type Options struct {
 	// census keeps for the shards, which otherwise decode their rows again;
 	// 0 means 1 Mi rows (≈ 250 MB), a negative value never.
 	KeepRosterRows int
+	// Shards, if set, tells how many shards a run of this many members
+	// (roster rows plus omission candidates) will be split into. When it
+	// says one, the census decodes the source rows it keeps as it reads
+	// their keys, from the same decompressed pages, and the shard attaches
+	// them without reading the files again. Match sets it to one.
+	Shards func(members int) int
 }
 
 // Result is the outcome of Match.
@@ -88,6 +94,7 @@ type person struct {
 // every household under review and of every omission candidate: a census
 // and one shard.
 func Match(ctx context.Context, m *sources.Manifest, opts Options) (*Result, error) {
+	opts.Shards = func(int) int { return 1 }
 	c, err := NewCensus(ctx, m, opts)
 	if err != nil {
 		return nil, err

@@ -100,16 +100,18 @@ func run(ctx context.Context, cfg Config, dir string) (*Result, error) {
 	start := time.Now()
 	quarantine := sources.NewQuarantine(dir) // writes dir/quarantine/<kind>.parquet
 	defer quarantine.Close()
+	shardsFor := func(members int) int {
+		if cfg.Shards > 0 {
+			return cfg.Shards
+		}
+		return ShardsFor(members, cfg.MemoryBudget)
+	}
 	census, err := matcher.NewCensus(ctx, cfg.Manifest, matcher.Options{Workers: cfg.Workers, Quarantine: quarantine,
-		CacheDir: cfg.CacheDir, Progress: cfg.Progress, Logger: cfg.Logger})
+		CacheDir: cfg.CacheDir, Progress: cfg.Progress, Logger: cfg.Logger, Shards: shardsFor})
 	if err != nil {
 		return nil, err
 	}
-	shards := cfg.Shards
-	if shards <= 0 {
-		shards = ShardsFor(census.Members(), cfg.MemoryBudget)
-	}
-	census.Split(shards)
+	census.Split(shardsFor(census.Members()))
 	cfg.Logger.Info("run shards", "shards", census.Shards(), "households", census.Households(),
 		"members_and_candidates", census.Members())
 	out, err := openOutputs(dir, cfg)
