@@ -442,30 +442,14 @@ func randomHousehold(rng *rand.Rand, i int) (*facts.Household, Env) {
 // TestUnsupportedNodeFallsBack: a rule using what the closures do not
 // compile (% and #index here) keeps the VM, and evaluates as before.
 func TestUnsupportedNodeFallsBack(t *testing.T) {
-	s, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = s.Extend([]byte(`extends: default
-rules:
-  - id: vehicle.owned
-    version: 9
-    title: {zh: 测试, en: test}
-    scope: member
-    modes: [full, incremental]
-    sources: [vehicle]
-    basis: test
-    values:
+	s := vehicleRuleSet(t, `    values:
       odd: len(member.vehicles) % 2 == 1
       idx: 'map(member.vehicles, #index)'
     cases:
       - when: odd
         outcome: review
         message: '{idx}'
-`), "fallback.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+`, "fallback.yaml")
 	r := s.byID["vehicle.owned"]
 	if r.compiled.fast != nil || !errors.Is(r.compiled.fastErr, errUnsupported) {
 		t.Fatalf("rule compiled to closures (%v); want the VM", r.compiled.fastErr)
@@ -493,29 +477,13 @@ func TestClosureGivesUpToVM(t *testing.T) {
 		{`member.roster.status == "x"`, "cannot get status"},
 		{`member.vehicles[3].price > 0`, "out of range"},
 	} {
-		s, err := Default()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err = s.Extend([]byte(`extends: default
-rules:
-  - id: vehicle.owned
-    version: 9
-    title: {zh: 测试, en: test}
-    scope: member
-    modes: [full, incremental]
-    sources: [vehicle]
-    basis: test
-    values:
+		s := vehicleRuleSet(t, `    values:
       x: `+tt.expr+`
     cases:
       - when: x
         outcome: review
         message: x
-`), "bail.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
+`, "bail.yaml")
 		r := s.byID["vehicle.owned"]
 		if r.compiled.fast == nil {
 			t.Fatalf("%s: not compiled: %v", tt.expr, r.compiled.fastErr)
@@ -526,7 +494,7 @@ rules:
 		if !bailed {
 			t.Errorf("%s: the closure did not give up: %+v", tt.expr, fast)
 		}
-		_, err = s.Evaluate(h, fullEnv())
+		_, err := s.Evaluate(h, fullEnv())
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), slow.err) || slow.err == "" {
 			t.Errorf("%s: Evaluate error %v; VM error %q", tt.expr, err, slow.err)
 		}

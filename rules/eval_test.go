@@ -472,20 +472,7 @@ func BenchmarkEvaluateClean(b *testing.B) {
 // the second household has no vehicle and must not inherit the first's.
 // A message-only value is computed (and shown) when the case holds.
 func TestLazyValuesNeverStale(t *testing.T) {
-	s, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = s.Extend([]byte(`extends: default
-rules:
-  - id: vehicle.owned
-    version: 9
-    title: {zh: 测试, en: test}
-    scope: member
-    modes: [full, incremental]
-    sources: [vehicle]
-    basis: test
-    values:
+	s := vehicleRuleSet(t, `    values:
       n: len(member.vehicles)
       has: n > 0
       plates: map(member.vehicles, .plate_no)
@@ -495,10 +482,7 @@ rules:
       - when: flagged
         outcome: review
         message: 车辆 {plates}，豁免 {limit}
-`), "lazy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+`, "lazy.yaml")
 	with := typical()
 	without := typical()
 	without.Members[0].Vehicles = nil
@@ -609,4 +593,29 @@ rules:
 			}
 		}
 	}
+}
+
+// vehicleRuleSet is the default set with vehicle.owned replaced by a test
+// rule (member scope, both modes, the vehicle source) whose values and
+// cases are body, YAML indented as under the rule.
+func vehicleRuleSet(t *testing.T, body, name string) *Set {
+	t.Helper()
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = s.Extend([]byte(`extends: default
+rules:
+  - id: vehicle.owned
+    version: 9
+    title: {zh: 测试, en: test}
+    scope: member
+    modes: [full, incremental]
+    sources: [vehicle]
+    basis: test
+`+body), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
