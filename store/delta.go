@@ -401,19 +401,12 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 			cw.setChunk(c.Index, seq0, c.Rows, seed, oc.counts, fps)
 			return todo, keys, oc.counts, err
 		}
-		all, err := rd.Keys(c, nil)
-		if err != nil {
+		if keys, counts, err = keysOf(rd, c, todo); err != nil {
 			return nil, nil, counts, err
 		}
-		counts.Count(all, nil)
 		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
-		return todo, pick(all, todo), counts, nil
+		return todo, keys, counts, nil
 	}
-	all, err := rd.Keys(c, nil)
-	if err != nil {
-		return nil, nil, counts, err
-	}
-	counts.Count(all, nil)
 	cols := make([][]uint64, rd.Columns())
 	raws, err := rd.ColumnDigests(c, nil, cols)
 	if err != nil {
@@ -438,9 +431,14 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 				return nil, nil, counts, err
 			}
 		}
+	}
+	if keys, counts, err = keysOf(rd, c, todo); err != nil {
+		return nil, nil, counts, err
+	}
+	if fps != nil {
 		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
 	}
-	return todo, pick(all, todo), counts, nil
+	return todo, keys, counts, nil
 }
 
 // changedByColumn hashes the columns of chunk c whose fingerprint differs
@@ -479,13 +477,20 @@ func changedByColumn(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 ui
 	return todo, nil
 }
 
-// pick returns keys at the given rows.
-func pick(keys []personid.Parsed, rows []int) []personid.Parsed {
+// keysOf parses every key of chunk c for its counts and returns those of
+// the given rows.
+func keysOf(rd *sources.Reader, c sources.Chunk, rows []int) ([]personid.Parsed, sources.KeyCounts, error) {
+	var counts sources.KeyCounts
+	all, err := rd.Keys(c, nil)
+	if err != nil {
+		return nil, counts, err
+	}
+	counts.Count(all, nil)
 	out := make([]personid.Parsed, len(rows))
 	for j, i := range rows {
-		out[j] = keys[i]
+		out[j] = all[i]
 	}
-	return out
+	return out, counts, nil
 }
 
 // eachChunk calls fn for every chunk, workers at a time (every core when
