@@ -40,6 +40,15 @@ const (
 	kDyn  // anything else, in an any exactly as the VM holds it
 )
 
+// String names the kind in messages (Rule.Interpreted's reasons).
+func (k kind) String() string {
+	names := [...]string{"invalid", "bool", "int", "float", "string", "time", "list", "record", "any"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
 // ctype is the static type of a closure's result.
 type ctype struct {
 	k    kind

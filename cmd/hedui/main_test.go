@@ -180,6 +180,18 @@ func TestRulesCommands(t *testing.T) {
 	if code, _, errOut := hedui(t, "rules", "lint", "--rules", broken); code != 1 || !strings.Contains(errOut, "x.y") {
 		t.Errorf("lint of a broken rule set: exit %d, %s", code, errOut)
 	}
+	// A rule the closures do not cover is noted (it runs on the VM), and
+	// no default rule is.
+	slow := filepath.Join(t.TempDir(), "slow.yaml")
+	if err := os.WriteFile(slow, []byte("extends: default\nrules:\n  - id: x.slow\n    version: 1\n    title: {zh: 慢, en: slow}\n    scope: member\n    modes: [full]\n    sources: [vehicle]\n    basis: b\n    when: member.name matches \"^王\"\n    outcome: review\n    message: m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := hedui(t, "rules", "lint", "--rules", slow); !strings.Contains(out, "note: rule x.slow runs on expr's VM") || !strings.Contains(out, "matches on string and string") {
+		t.Errorf("lint does not note the rule on the VM:\n%s", out)
+	}
+	if _, out, _ := hedui(t, "rules", "lint"); strings.Contains(out, "note:") {
+		t.Errorf("lint notes a default rule on the VM:\n%s", out)
+	}
 }
 
 func mustDefaultCases(t *testing.T) []byte {

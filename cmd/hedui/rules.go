@@ -39,6 +39,12 @@ func cmdRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, p := range problems {
 			fmt.Fprintln(stdout, p)
 		}
+		// Not a problem: the outcome is the same, only slower.
+		for _, r := range set.Rules() {
+			if err := r.Interpreted(); err != nil {
+				fmt.Fprintf(stdout, "note: rule %s runs on expr's VM, about twice as slow as compiled rules: %v\n", r.ID, err)
+			}
+		}
 		if len(problems) > 0 {
 			return fmt.Errorf("%d problems", len(problems))
 		}
