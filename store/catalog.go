@@ -41,8 +41,11 @@ type Source struct {
 	// Data is the generation whose key prefix holds the live rows: Gen
 	// after a full write, an older one when later generations were applied
 	// to it in place as deltas (0 in catalogs written before deltas: Gen).
-	Data    uint32   `json:"data,omitempty"`
-	Pending uint32   `json:"pending"` // generation being written; left over if a writer died
+	Data    uint32 `json:"data,omitempty"`
+	Pending uint32 `json:"pending"` // generation being written; left over if a writer died
+	// Staged is the live generation when it was made live as a staged
+	// delta whose logged writes are still to apply (staged.go); 0 when none.
+	Staged  uint32   `json:"staged,omitempty"`
 	Garbage []uint32 `json:"garbage"` // replaced generations still to delete
 	// Chain lists the committed generations, oldest first; each has a change
 	// set against the one before, kept until no run needs it.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestMain(m *testing.M) {
 // crashChild runs one index update and exits; the parent kills it midway.
 func crashChild(arg string) int {
 	var dir, manifest string
-	fmt.Sscanf(arg, "%s\t%s", &dir, &manifest)
+	var budget int64
+	fmt.Sscanf(arg, "%s\t%s\t%d", &dir, &manifest, &budget)
 	m, err := sources.LoadManifest(manifest)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -48,7 +50,7 @@ func crashChild(arg string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 4
 	}
-	if _, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2}); err != nil {
+	if _, err := db.Update(context.Background(), m, stagedOptions(budget)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 5
 	}
@@ -173,6 +175,13 @@ func checkConsistent(t *testing.T, db *DB) {
 
 func update(t *testing.T, dir, manifest string) []SourceUpdate {
 	t.Helper()
+	return updateBudget(t, dir, manifest, 0)
+}
+
+// updateBudget updates with a delta budget of budget rows per transaction
+// (0: badger's): a larger delta is staged.
+func updateBudget(t *testing.T, dir, manifest string, budget int64) []SourceUpdate {
+	t.Helper()
 	m, err := sources.LoadManifest(manifest)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +191,7 @@ func update(t *testing.T, dir, manifest string) []SourceUpdate {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ups, err := db.Update(context.Background(), m, UpdateOptions{Workers: 2})
+	ups, err := db.Update(context.Background(), m, stagedOptions(budget))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,13 +200,33 @@ func update(t *testing.T, dir, manifest string) []SourceUpdate {
 
 func snapshotOf(t *testing.T, dir string) map[string][2]uint64 {
 	t.Helper()
-	db, err := Open(dir, Options{Logger: quietLogger()})
+	return snapshotLogged(t, dir, quietLogger())
+}
+
+// snapshotLogged is snapshotOf with the index's log lines going to log.
+func snapshotLogged(t *testing.T, dir string, log *slog.Logger) map[string][2]uint64 {
+	t.Helper()
+	db, err := Open(dir, Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	checkConsistent(t, db)
 	return contents(t, db)
+}
+
+// stagedBudget is a transaction budget small enough to stage the deltas.
+const stagedBudget = 2
+
+// stagedOptions are an update's options with a transaction budget of
+// budget rows (0: badger's); with a budget, every delta beyond it is
+// staged, however large (the test regions differ in most rows).
+func stagedOptions(budget int64) UpdateOptions {
+	o := UpdateOptions{Workers: 2, maxDeltaRows: budget}
+	if budget > 0 {
+		o.maxStagedRows = 1 << 40
+	}
+	return o
 }
 
 // TestUpdateSurvivesKills kills `index update` in a child process at random
@@ -215,17 +244,20 @@ func TestUpdateSurvivesKills(t *testing.T) {
 	start := time.Now()
 	update(t, dir, man[0])
 	a := snapshotOf(t, dir)
-	deltas := 0
-	for _, u := range update(t, dir, man[1]) {
-		t.Logf("%s %s: %s, %d rows, %d rewritten in place, %d groups changed", u.Kind, u.Path, u.Action, u.Rows, u.Delta, u.Changed)
+	deltas, staged := 0, 0
+	for _, u := range updateBudget(t, dir, man[1], stagedBudget) {
+		t.Logf("%s %s: %s, %d rows, %d rewritten in place (staged %v), %d groups changed", u.Kind, u.Path, u.Action, u.Rows, u.Delta, u.Staged, u.Changed)
 		if u.Delta > 0 {
 			deltas++
 		}
+		if u.Staged {
+			staged++
+		}
 	}
-	// The kills must land in deltas (applied in place) as well as in full
-	// rewrites (the roster).
-	if deltas < 5 {
-		t.Fatalf("only %d sources were updated as deltas", deltas)
+	// The kills must land in deltas (applied in place, in one transaction
+	// or staged over several) as well as in full rewrites (the roster).
+	if deltas < 5 || staged < 3 {
+		t.Fatalf("only %d sources were updated as deltas, %d of them staged", deltas, staged)
 	}
 	b := snapshotOf(t, dir)
 	full := time.Since(start) / 2
@@ -239,13 +271,15 @@ func TestUpdateSurvivesKills(t *testing.T) {
 		t.Fatalf("only %d sources differ between the two regions", differ)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	kills, mixed := 0, 0
+	kills, mixed, finished := 0, 0, 0
 	// Kill until 20 updates died midway: under load an update can finish
 	// before its kill, and such a try does not count.
 	for i := 0; kills < 20 && i < 80; i++ {
 		target := man[i%2] // the index is at the other region now
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir+"\t"+target)
+		// Every other child stages its deltas.
+		budget := map[bool]int64{true: stagedBudget}[i%4 >= 2]
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s\t%s\t%d", crashEnv, dir, target, budget))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -258,7 +292,11 @@ func TestUpdateSurvivesKills(t *testing.T) {
 		} else {
 			kills++
 		}
-		got := snapshotOf(t, dir)
+		var opened strings.Builder
+		got := snapshotLogged(t, dir, slog.New(slog.NewTextHandler(&opened, nil)))
+		if strings.Contains(opened.String(), "finishing a delta a dead writer left") {
+			finished++
+		}
 		fromA, fromB := 0, 0
 		for k, v := range got {
 			switch v {
@@ -285,7 +323,12 @@ func TestUpdateSurvivesKills(t *testing.T) {
 	if kills < 20 {
 		t.Fatalf("only %d of the updates were killed midway", kills)
 	}
-	t.Logf("%d kills, %d left some sources old and some new; one update takes %v", kills, mixed, full)
+	// Half the staged children die after their flip, typically: none
+	// doing so would leave Open's finishing of them untested.
+	if finished == 0 {
+		t.Fatal("no kill landed between a staged delta's flip and the end of its writes")
+	}
+	t.Logf("%d kills, %d left some sources old and some new, %d a staged delta for the reopen to finish; one update takes %v", kills, mixed, finished, full)
 }
 
 // checkTables asserts that the only digest tables are those of live

@@ -34,9 +34,10 @@ var errRewrite = errors.New("source rewritten whole")
 // writes reach the log with a commit marker, and replay drops a transaction
 // without one. The same transaction rewrites the catalog (the new logical
 // generation, snapshot, fingerprint, change set), so a kill at any moment
-// leaves the old snapshot or the new one. What does not fit badger's
-// transaction limits (a change of more than a few percent of a large
-// source, a changed file list) falls back to the full rewrite.
+// leaves the old snapshot or the new one. A delta beyond badger's
+// transaction limits is staged: logged over several transactions, flipped
+// in by one and then applied (staged.go). More than a fifth of the rows
+// changed, or a changed file list, falls back to the full rewrite.
 //
 // The rows to touch are found without reading the old rows: the source is
 // scanned in parallel by row group, each row's raw digest (its raw Parquet
@@ -61,6 +62,8 @@ type delta struct {
 	qual    *sources.Quality
 	changed int64 // change-set groups written
 	rows    int64 // rows rewritten
+	size    int64 // their estimated transaction bytes
+	staged  bool  // applied as a staged delta (staged.go)
 }
 
 // deltaRow is one row ordinal whose entry differs from the live one.
@@ -144,6 +147,14 @@ func (d *delta) apply(ctx context.Context) error {
 			}
 		}
 	}
+	if maxRows, maxSize := d.deltaBudget(); int64(len(rows)) > maxRows || d.size > maxSize {
+		if err := d.commitStaged(rows, cd, live.Files, tw, &committed); err != nil {
+			return err
+		}
+		d.db.removeTable(d.src, d.oldGen)
+		d.rows, d.staged = int64(len(rows)), true
+		return nil
+	}
 	// A conflict means another writer changed the catalog meanwhile (a run
 	// pruning its change sets): the delta still holds, so build the
 	// transaction again.
@@ -171,13 +182,72 @@ func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWrit
 	txn := d.db.bdb.NewTransaction(true)
 	defer txn.Discard()
 	var err error
-	if d.changed, err = d.write(txn, rows, cd); err != nil {
+	if d.changed, err = d.write(txn, txn, txn.Set, rows, cd); err != nil {
 		return err
 	}
 	if err := d.flip(txn, files); err != nil {
 		return err
 	}
 	// The table must be on disk before the catalog names its generation.
+	if !*committed {
+		if err := tw.commit(); err != nil {
+			return err
+		}
+		*committed = true
+	}
+	return txn.Commit()
+}
+
+// commitStaged stages the delta's writes and change set, flips the catalog
+// with the generation marked staged, and applies the writes (staged.go).
+func (d *delta) commitStaged(rows []deltaRow, cd *codec, files []string, tw *tableWriter, committed *bool) error {
+	wb := d.db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	st := &stager{wb: wb, src: d.src, gen: d.gen}
+	txn := d.db.bdb.NewTransaction(false) // the live rows the delta replaces
+	var err error
+	d.changed, err = d.write(txn, st, func(k, v []byte) error { return wb.Set(k, v) }, rows, cd)
+	txn.Discard()
+	if err == nil {
+		err = st.flush()
+	}
+	if err == nil {
+		err = wb.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	d.db.applying.Lock()
+	defer d.db.applying.Unlock()
+	for try := 0; ; try++ {
+		err := d.flipStaged(files, tw, committed)
+		if errors.Is(err, badger.ErrConflict) && try < 3 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	return d.db.applyStaged(d.src, d.gen)
+}
+
+// flipStaged makes the generation live, marked staged, in one transaction;
+// the new table is committed first, once.
+func (d *delta) flipStaged(files []string, tw *tableWriter, committed *bool) error {
+	txn := d.db.bdb.NewTransaction(true)
+	defer txn.Discard()
+	if err := d.flip(txn, files); err != nil {
+		return err
+	}
+	c, err := readCatalog(txn)
+	if err != nil {
+		return err
+	}
+	c.byID(d.src).Staged = d.gen
+	if err := writeCatalog(txn, c); err != nil {
+		return err
+	}
 	if !*committed {
 		if err := tw.commit(); err != nil {
 			return err
@@ -225,6 +295,26 @@ func (d *delta) deltaBudget() (rows, size int64) {
 	return rows, size
 }
 
+// stagedBudget is how many changed rows and bytes a delta of a source of
+// total rows may have before writing the source whole is the better deal:
+// a fifth of its rows, and maxStagedBytes of them in memory. What does not
+// fit one transaction is staged (staged.go).
+func (d *delta) stagedBudget(total int64) (rows, size int64) {
+	rows, size = d.deltaBudget()
+	rows = max(rows, total/5)
+	size = max(size, maxStagedBytes)
+	if d.opts.maxStagedRows > 0 {
+		rows = d.opts.maxStagedRows
+	}
+	if d.opts.maxStagedBytes > 0 {
+		size = d.opts.maxStagedBytes
+	}
+	return rows, size
+}
+
+// maxStagedBytes bounds a staged delta's rows held in memory.
+const maxStagedBytes = 256 << 20
+
 // perRowOverhead estimates a changed row's key bytes in the transaction.
 const perRowOverhead = 4 * (genPrefixLen + 8 + 4 + 10 + 16)
 
@@ -232,7 +322,7 @@ const perRowOverhead = 4 * (genPrefixLen + 8 + 4 + 10 + 16)
 // the new table and returns the rows that differ, in row order.
 func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tableReader, tw *tableWriter,
 	chunks []sources.Chunk, base []uint32, total int64, fileIdx map[string]int) ([]deltaRow, error) {
-	maxRows, maxSize := d.deltaBudget()
+	maxRows, maxSize := d.stagedBudget(total)
 	var mu sync.Mutex
 	var out []deltaRow
 	var nrows, size, done, skipped atomic.Int64
@@ -251,7 +341,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 			return err
 		}
 		if nrows.Add(int64(len(local))) > maxRows || size.Add(bytes) > maxSize {
-			return fmt.Errorf("%w: more changed rows than one transaction holds", errRewrite)
+			return fmt.Errorf("%w: more than %d changed rows or %d MB of them", errRewrite, maxRows, maxSize>>20)
 		}
 		mu.Lock()
 		out = append(out, local...)
@@ -280,9 +370,10 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 			}
 		}
 		if int64(len(out)) > maxRows {
-			return nil, fmt.Errorf("%w: more removed rows than one transaction holds", errRewrite)
+			return nil, fmt.Errorf("%w: more than %d changed or removed rows", errRewrite, maxRows)
 		}
 	}
+	d.size = size.Load()
 	slices.SortFunc(out, func(a, b deltaRow) int { return int(int64(a.seq) - int64(b.seq)) })
 	return out, nil
 }
@@ -572,9 +663,17 @@ func subOf(flag byte) byte {
 	return changePerson
 }
 
-// write puts the delta and the change set into txn; it returns the number
-// of change-set groups.
-func (d *delta) write(txn *badger.Txn, rows []deltaRow, cd *codec) (int64, error) {
+// writeTarget takes a delta's writes: a transaction, or a stager that logs
+// them for a staged delta.
+type writeTarget interface {
+	Set(k, v []byte) error
+	Delete(k []byte) error
+}
+
+// write puts the delta into w and the change set into changes, reading the
+// live rows it replaces through txn; it returns the number of change-set
+// groups.
+func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) error, rows []deltaRow, cd *codec) (int64, error) {
 	diff := groupDiff{}
 	police := d.e.Kind == sources.KindPolice
 	for _, r := range rows {
@@ -591,25 +690,25 @@ func (d *delta) write(txn *badger.Txn, rows []deltaRow, cd *codec) (int64, error
 				}
 				if hukou != "" {
 					hh := matcher.HukouHash(hukou)
-					if err := txn.Delete(recKey(nil, kindHukou, d.src, d.data, hh, r.seq)); err != nil {
+					if err := w.Delete(recKey(nil, kindHukou, d.src, d.data, hh, r.seq)); err != nil {
 						return 0, err
 					}
 					diff.add(changeHukou, be64(hh), keyedID(oldKey, r.old.digest), -1)
 				}
 			}
-			if err := txn.Delete(k); err != nil {
+			if err := w.Delete(k); err != nil {
 				return 0, err
 			}
 			diff.add(subOf(r.old.flag), be64(r.old.group), r.old.digest, -1)
 		}
 		if r.new.flag != 0 {
-			if err := txn.Set(recKey(nil, r.new.flag, d.src, d.data, r.new.group, r.seq), r.val); err != nil {
+			if err := w.Set(recKey(nil, r.new.flag, d.src, d.data, r.new.group, r.seq), r.val); err != nil {
 				return 0, err
 			}
 			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)
 			if r.hukou != "" {
 				hh := matcher.HukouHash(r.hukou)
-				if err := txn.Set(recKey(nil, kindHukou, d.src, d.data, hh, r.seq), withKey(r.key, r.val)); err != nil {
+				if err := w.Set(recKey(nil, kindHukou, d.src, d.data, hh, r.seq), withKey(r.key, r.val)); err != nil {
 					return 0, err
 				}
 				diff.add(changeHukou, be64(hh), keyedID(uint64(r.key), r.new.digest), 1)
@@ -626,7 +725,7 @@ func (d *delta) write(txn *badger.Txn, rows []deltaRow, cd *codec) (int64, error
 		}
 	}
 	sortChanges(entries)
-	cw := &changeWriter{src: d.src, gen: d.gen, put: txn.Set}
+	cw := &changeWriter{src: d.src, gen: d.gen, put: changes}
 	for _, e := range entries {
 		if err := cw.add(e[0], e[1:]); err != nil {
 			return 0, err

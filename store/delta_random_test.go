@@ -17,8 +17,9 @@ import (
 // convert, exact duplicates, rows inserted, deleted and swapped mid-file)
 // land on pension and police, each file written with a random row-group
 // size so that chunk layouts move too; after each round the index updated
-// by deltas must equal one that wrote both sources whole, keys, values,
-// change sets and quarantine counts included.
+// by deltas, and one whose deltas are staged (applied over several
+// transactions), must equal one that wrote both sources whole, keys,
+// values, change sets and quarantine counts included.
 //
 // HEDUI_RANDOM_SEED and HEDUI_RANDOM_ROUNDS run other or longer sequences.
 func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
@@ -34,12 +35,13 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 	pension := filepath.Join(dir, "sources/pension.parquet")
 	deltaDB := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
 	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
-	defer func() { deltaDB.Close(); fullDB.Close() }()
-	for _, db := range []*DB{deltaDB, fullDB} {
+	stagedDB := openQuiet(t, filepath.Join(t.TempDir(), "staged")) // deltas of more than 3 rows staged
+	defer func() { deltaDB.Close(); fullDB.Close(); stagedDB.Close() }()
+	for _, db := range []*DB{deltaDB, fullDB, stagedDB} {
 		updateWith(t, db, manifest, UpdateOptions{})
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x64656c7461))
-	deltas := 0
+	deltas, stagedN := 0, 0
 	for r := range rounds {
 		what := fmt.Sprintf("round %d (seed %d)", r, seed)
 		group := []int64{0, 97, 500}[rng.IntN(3)] // 0: parquet-go's default
@@ -52,9 +54,13 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 		setSnapshot(t, manifest, "sources/police-*.parquet", day)
 		got := updateWith(t, deltaDB, manifest, UpdateOptions{})
 		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
+		staged := updateWith(t, stagedDB, manifest, UpdateOptions{maxDeltaRows: 3})
 		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
 			if got[p].Delta > 0 {
 				deltas++
+			}
+			if staged[p].Staged {
+				stagedN++
 			}
 			if got[p].Changed != want[p].Changed {
 				t.Errorf("%s: %s: %d groups changed, a full rewrite says %d", what, p, got[p].Changed, want[p].Changed)
@@ -65,11 +71,13 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 		}
 		t.Logf("%s: row groups of %d; pension %+v; police %+v", what, group, got["sources/pension.parquet"], got["sources/police-*.parquet"])
 		sameIndex(t, what, dump(t, deltaDB), dump(t, fullDB))
+		sameIndex(t, what+" (staged)", dump(t, stagedDB), dump(t, fullDB))
 		sameViews(t, what, deltaDB, fullDB)
 		checkConsistent(t, deltaDB)
+		checkConsistent(t, stagedDB)
 	}
-	if deltas == 0 {
-		t.Fatal("no update was applied as a delta: the comparison proved nothing about deltas")
+	if deltas == 0 || stagedN == 0 {
+		t.Fatalf("%d updates applied as deltas, %d staged: the comparison proved nothing about them", deltas, stagedN)
 	}
 }
 

@@ -200,9 +200,10 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 	manifest := filepath.Join(dir, "sources.yaml")
 	deltaDB := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
 	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
-	small := openQuiet(t, filepath.Join(t.TempDir(), "small")) // a delta budget of 1 row
-	defer func() { deltaDB.Close(); fullDB.Close(); small.Close() }()
-	for _, db := range []*DB{deltaDB, fullDB, small} {
+	small := openQuiet(t, filepath.Join(t.TempDir(), "small")) // a transaction budget of 1 row: staged
+	whole := openQuiet(t, filepath.Join(t.TempDir(), "whole")) // and a staged budget of 1 byte: rewritten
+	defer func() { deltaDB.Close(); fullDB.Close(); small.Close(); whole.Close() }()
+	for _, db := range []*DB{deltaDB, fullDB, small, whole} {
 		updateWith(t, db, manifest, UpdateOptions{})
 	}
 	sameIndex(t, "first build", dump(t, deltaDB), dump(t, fullDB))
@@ -255,6 +256,7 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 			})
 		}},
 	}
+	nStaged := 0
 	for i, r := range rounds {
 		r.edit()
 		day := fmt.Sprintf("2026-10-%02d", 29+i)
@@ -262,13 +264,24 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 		setSnapshot(t, manifest, "sources/police-*.parquet", day)
 		got := updateWith(t, deltaDB, manifest, UpdateOptions{})
 		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
-		fell := updateWith(t, small, manifest, UpdateOptions{maxDeltaRows: 1})
+		staged := updateWith(t, small, manifest, UpdateOptions{maxDeltaRows: 1})
+		fell := updateWith(t, whole, manifest, UpdateOptions{maxDeltaRows: 1, maxStagedBytes: 1})
 		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
 			if got[p].Action != "updated" || got[p].Delta == 0 || got[p].Delta > 200 && r.name != "removed mid-file" {
 				t.Fatalf("%s: %s %s: %+v; want a small delta", r.name, p, got[p].Action, got[p])
 			}
 			if want[p].Delta != 0 || fell[p].Delta != 0 {
-				t.Fatalf("%s: %s written in place despite Rewrite or the budget", r.name, p)
+				t.Fatalf("%s: %s written in place despite Rewrite or the staged budget", r.name, p)
+			}
+			// Staged unless more than a fifth of the rows changed (then
+			// written whole).
+			s := staged[p]
+			if got[p].Staged || s.Staged != (s.Delta > 0) || s.Staged && (s.Delta != got[p].Delta || s.Changed != got[p].Changed) ||
+				!s.Staged && got[p].Delta <= got[p].Rows/5 {
+				t.Fatalf("%s: %s: one transaction %+v, staged %+v", r.name, p, got[p], s)
+			}
+			if s.Staged {
+				nStaged++
 			}
 			if got[p].Changed != want[p].Changed {
 				t.Errorf("%s: %s: %d groups changed, a full rewrite says %d", r.name, p, got[p].Changed, want[p].Changed)
@@ -287,9 +300,14 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 		}
 		sameIndex(t, r.name, dump(t, deltaDB), dump(t, fullDB))
 		sameViews(t, r.name, deltaDB, fullDB)
-		sameIndex(t, r.name+" (over the budget)", dump(t, small), dump(t, fullDB))
+		sameIndex(t, r.name+" (staged)", dump(t, small), dump(t, fullDB))
+		sameIndex(t, r.name+" (over the staged budget)", dump(t, whole), dump(t, fullDB))
 		checkConsistent(t, deltaDB)
 		checkConsistent(t, small)
+		checkConsistent(t, whole)
+	}
+	if nStaged < 3 {
+		t.Fatalf("only %d staged deltas", nStaged)
 	}
 	// Reopen: the deltas are on disk and the next update is a delta again.
 	dirDelta := deltaDB.Dir()

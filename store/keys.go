@@ -13,6 +13,7 @@ const (
 	kindChange  = 'X' // X src gen 'B' block → entries (sub, group): what generation gen changed against the one before
 	kindHistory = 'F' // F scope id → flags of the last run (scope H household, C candidate)
 	kindPending = 'G' // G run(4) scope id → flags of a run not yet applied to F; tombstone = 0xff
+	kindStaged  = 'Q' // Q src gen block(4) → writes of a delta too large for one transaction (staged.go)
 )
 
 // Change subkinds: which group of a generation differs from the previous one.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -19,6 +20,10 @@ type DB struct {
 	dir     string
 	log     *slog.Logger
 	filters filters
+	// applying is held while a staged delta's writes are applied after its
+	// flip: a View opened then would see the new catalog over part of the
+	// old rows. View takes it shared.
+	applying sync.RWMutex
 }
 
 // Options tune Open.
@@ -107,8 +112,9 @@ func (db *DB) Catalog() (*Catalog, error) {
 	return c, err
 }
 
-// recover drops generations that never became live, deletes replaced ones
-// and applies a committed run's pending history.
+// recover drops generations that never became live, deletes replaced ones,
+// finishes staged deltas made live and applies a committed run's pending
+// history.
 func (db *DB) recover() error {
 	if err := db.collect(true); err != nil {
 		return err
@@ -118,6 +124,9 @@ func (db *DB) recover() error {
 		return err
 	}
 	if err := db.cleanTables(cat); err != nil {
+		return err
+	}
+	if err := db.recoverStaged(cat); err != nil {
 		return err
 	}
 	return db.recoverHistory()
@@ -147,7 +156,7 @@ func (db *DB) collect(pending bool) error {
 		garbage[s.ID] = s.Garbage
 		if pending && s.Pending != 0 {
 			dead[s.ID] = s.Pending
-			prefixes = append(prefixes, genPrefix(kindChange, s.ID, s.Pending))
+			prefixes = append(prefixes, genPrefix(kindChange, s.ID, s.Pending), genPrefix(kindStaged, s.ID, s.Pending))
 			for _, k := range dataKinds {
 				prefixes = append(prefixes, genPrefix(k, s.ID, s.Pending))
 			}

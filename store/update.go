@@ -36,9 +36,14 @@ type UpdateOptions struct {
 	// Rewrite writes every changed source whole, as the first build does,
 	// instead of applying the change in place (tests compare the two).
 	Rewrite bool
-	// maxDeltaRows caps the changed rows of a delta (tests); 0 means what
-	// one badger transaction holds.
+	// maxDeltaRows caps the changed rows of a delta applied in one
+	// transaction (tests); 0 means what one badger transaction holds. A
+	// larger delta is staged.
 	maxDeltaRows int64
+	// maxStagedRows and maxStagedBytes cap a staged delta (tests); 0 means
+	// a fifth of the source's rows and maxStagedBytes. A larger one writes
+	// the source whole.
+	maxStagedRows, maxStagedBytes int64
 	// decoded, if set, counts the rows a delta decoded (tests).
 	decoded *atomic.Int64
 }
@@ -54,7 +59,10 @@ type SourceUpdate struct {
 	Changed  int64        `json:"changed"` // groups in the change set (persons, hashes, households)
 	// Delta counts the rows rewritten in place when the update was applied
 	// as a delta; 0 when the source was written whole.
-	Delta   int64   `json:"delta_rows"`
+	Delta int64 `json:"delta_rows"`
+	// Staged tells a delta too large for one transaction, applied in steps
+	// (see staged.go).
+	Staged  bool    `json:"staged,omitempty"`
 	Seconds float64 `json:"seconds"`
 }
 
@@ -86,6 +94,9 @@ func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOption
 	// for each of the unchanged entries was most of a quiet update's work.
 	cat, err := db.Catalog()
 	if err != nil {
+		return out, err
+	}
+	if err := db.recoverStaged(cat); err != nil {
 		return out, err
 	}
 	for pos, e := range entries {
@@ -179,7 +190,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		d := &delta{db: db, m: m, e: e, src: src, gen: gen, oldGen: oldGen, data: oldData, fp: fp, opts: opts}
 		err := d.apply(ctx)
 		if err == nil {
-			u.Action, u.Gen, u.Rows, u.Changed, u.Delta = "updated", gen, d.qual.Rows, d.changed, d.rows
+			u.Action, u.Gen, u.Rows, u.Changed, u.Delta, u.Staged = "updated", gen, d.qual.Rows, d.changed, d.rows, d.staged
 			u.Seconds = time.Since(start).Seconds()
 			return u, nil
 		}

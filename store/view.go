@@ -49,7 +49,9 @@ type liveSource struct {
 
 // View opens a read view; Close releases it.
 func (db *DB) View() (*View, error) {
+	db.applying.RLock()
 	txn := db.bdb.NewTransaction(false)
+	db.applying.RUnlock()
 	cat, err := readCatalog(txn)
 	if err != nil {
 		txn.Discard()
@@ -58,6 +60,12 @@ func (db *DB) View() (*View, error) {
 	v := &View{txn: txn, cat: cat}
 	for i := range cat.Sources {
 		s := &cat.Sources[i]
+		if s.Staged != 0 {
+			// Only after a staged delta failed midway (Views wait while one
+			// applies): its rows are partly old. Open finishes it.
+			v.Close()
+			return nil, fmt.Errorf("index source %s %s: a delta was not fully applied; reopen the index to finish it", s.Kind, s.Path)
+		}
 		if !s.Live() {
 			continue
 		}
