@@ -69,10 +69,10 @@ type SourceUpdate struct {
 // Update brings the index in line with the manifest: every entry (the
 // roster included) whose snapshot, settings or files differ from the indexed
 // generation is compared with it by key and digest and made live atomically:
-// as a delta applied in place in one transaction when the change fits one
-// (see delta), else read whole into a new generation flipped in by one small
-// transaction; entries no longer in the manifest are emptied. On an empty
-// index this is the build.
+// as a delta applied in place, in one transaction when the change fits one
+// (see delta) or staged over several (see staged.go), else read whole into a
+// new generation flipped in by one small transaction; entries no longer in
+// the manifest are emptied. On an empty index this is the build.
 //
 // A kill at any moment leaves each source at its old or its new generation:
 // the next Open drops what the dead writer left.
