@@ -295,24 +295,50 @@ func writeChangesCSV(path string, cs []Change) error {
 // RecordBaseline records a full run's flags in the index as the history the
 // next incremental run compares with. The index must have been updated
 // with the run's manifest before the run (gens are the generations it read).
+// res must hold every household (a run of one shard); a sharded run feeds a
+// Baseline shard by shard instead.
 func RecordBaseline(db *store.DB, gens map[uint16]uint32, cat *store.Catalog, set *rules.Set, asOf time.Time, res *Result) error {
-	hist := map[string][]store.FlagID{}
-	for _, h := range res.Households {
-		hist[store.HouseholdScope(h.ID)] = []store.FlagID{}
+	b := NewBaseline()
+	if err := b.Add(res); err != nil {
+		return err
 	}
-	for _, h := range res.Candidates {
-		hist[store.CandidateScope(h.Members[0].PersonID)] = []store.FlagID{}
+	return b.Record(db, gens, cat, set, asOf)
+}
+
+// Baseline collects a full run's flags by scope, shard by shard
+// (Config.EachShard), for the index history: only identifiers, so that a run
+// of many shards keeps its memory budget.
+type Baseline struct {
+	hist map[string][]store.FlagID
+}
+
+// NewBaseline returns an empty baseline.
+func NewBaseline() *Baseline { return &Baseline{hist: map[string][]store.FlagID{}} }
+
+// Add takes the households, candidates and flags of one shard (or of a
+// whole run); a unit without flags gets an empty history.
+func (b *Baseline) Add(part *Result) error {
+	for _, h := range part.Households {
+		b.hist[store.HouseholdScope(h.ID)] = []store.FlagID{}
 	}
-	for _, f := range res.Flags {
+	for _, h := range part.Candidates {
+		b.hist[store.CandidateScope(h.Members[0].PersonID)] = []store.FlagID{}
+	}
+	for _, f := range part.Flags {
 		scope := store.HouseholdScope(f.HouseholdID)
 		if f.HouseholdID == "" {
 			scope = store.CandidateScope(f.PersonID)
 		}
-		hist[scope] = append(hist[scope], store.FlagID{PersonID: f.PersonID, RuleID: f.RuleID, Outcome: string(f.Outcome)})
+		b.hist[scope] = append(b.hist[scope], store.FlagID{PersonID: f.PersonID, RuleID: f.RuleID, Outcome: string(f.Outcome)})
 	}
+	return nil
+}
+
+// Record writes the baseline into the index (see RecordBaseline).
+func (b *Baseline) Record(db *store.DB, gens map[uint16]uint32, cat *store.Catalog, set *rules.Set, asOf time.Time) error {
 	run := store.Run{Mode: "full", AsOf: asOf, RuleSetDigest: set.Digest(), Snapshots: cat.Snapshots(),
 		Recorded: time.Now().UTC(), Full: true}
-	return db.RecordRun(run, gens, hist)
+	return db.RecordRun(run, gens, b.hist)
 }
 
 // CheckHousehold checks one household from the index alone (intake, 逢进必核):

@@ -39,6 +39,11 @@ type Config struct {
 	// folder is moved into place, with the folder being written: reports
 	// that read the outputs go there, inside the same all-or-nothing step.
 	Finish func(ctx context.Context, dir string, res *Result) error
+	// EachShard, if set, is called with each shard's households,
+	// candidates and flags once they are evaluated, in shard order: for
+	// what must see every household without the run holding them all
+	// (the index baseline, Baseline.Add). It must only read part.
+	EachShard func(part *Result) error
 	// Alongside, if set, runs for a run of one shard while its output
 	// files are written, with the whole run in res (its Summary complete):
 	// reports built from the run's memory go there, in the folder being
@@ -171,6 +176,11 @@ func runShards(ctx context.Context, cfg Config, census *matcher.Census, out *out
 		flags = append(invalidMemberFlags(part.InvalidMembers), flags...)
 		sortFlags(flags)
 		last = &Result{Flags: flags, Households: part.Households, Candidates: part.Candidates, Measures: measures, Match: part}
+		if cfg.EachShard != nil {
+			if err := cfg.EachShard(last); err != nil {
+				return nil, nil, err
+			}
+		}
 		summary.add(last)
 		rulesTime += time.Since(matched)
 	}

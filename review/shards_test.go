@@ -153,3 +153,47 @@ func TestShardsFor(t *testing.T) {
 		t.Errorf("nothing to do in %d shards", n)
 	}
 }
+
+// TestShardedBaselineEqualsOneShard: the index baseline a sharded run feeds
+// shard by shard (Config.EachShard) is the one a run in one shard gives,
+// every household and candidate with its flags.
+func TestShardedBaselineEqualsOneShard(t *testing.T) {
+	one, _ := runInShards(t, 2, 1)
+	want := NewBaseline()
+	if err := want.Add(one); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := genRegion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sources.LoadManifest(filepath.Join(dir, "sources.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, shards := NewBaseline(), 0
+	res, err := Run(context.Background(), Config{Manifest: m, Rules: set, Out: filepath.Join(t.TempDir(), "run"), Workers: 2, Shards: 3,
+		CacheDir: t.TempDir(), Logger: quiet(), EachShard: func(part *Result) error { shards++; return got.Add(part) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shards != 3 || res.Households != nil {
+		t.Fatalf("EachShard called %d times for 3 shards; %d households kept in memory", shards, len(res.Households))
+	}
+	flagged := 0
+	for _, fs := range want.hist {
+		if len(fs) > 0 {
+			flagged++
+		}
+	}
+	if len(want.hist) != len(one.Households)+len(one.Candidates) || flagged == 0 {
+		t.Fatalf("one-shard baseline: %d scopes for %d households and %d candidates, %d flagged", len(want.hist), len(one.Households), len(one.Candidates), flagged)
+	}
+	if fmt.Sprint(got.hist) != fmt.Sprint(want.hist) {
+		t.Fatalf("the sharded baseline differs: %d scopes, want %d", len(got.hist), len(want.hist))
+	}
+}

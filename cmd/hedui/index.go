@@ -93,7 +93,8 @@ func printUpdates(w io.Writer, ups []store.SourceUpdate) {
 
 // runWithIndex is `hedui run --index DIR`: a full run records its flags in
 // the index as the baseline; an incremental run evaluates only what changed.
-func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode, dir, out string, workers int, stdout, stderr io.Writer) (err error) {
+func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode, dir, out string, workers int,
+	shape review.Config, reports reportPolicy, stdout, stderr io.Writer) (err error) {
 	opening := time.Now()
 	db, err := store.Open(dir, store.Options{Logger: indexLogger(stderr)})
 	if err != nil {
@@ -142,14 +143,19 @@ func runWithIndex(ctx context.Context, m *sources.Manifest, set *rules.Set, mode
 	if err != nil {
 		return err
 	}
-	res, err := runReview(ctx, m, set, out, workers, stderr)
+	// The baseline takes each shard's identifiers and flags as the run goes,
+	// so that the run keeps its memory budget.
+	base := review.NewBaseline()
+	shape.EachShard = base.Add
+	res, err := runReviewSharded(ctx, m, set, out, workers, shape, reports, stderr)
 	if err != nil {
 		return err
 	}
-	if err := review.RecordBaseline(db, cat.Gens(), cat, set, m.AsOf, res); err != nil {
+	if err := base.Record(db, cat.Gens(), cat, set, m.AsOf); err != nil {
 		return fmt.Errorf("record the run in the index: %w", err)
 	}
-	printSummary(stdout, res.Summary, out, true)
+	printSummary(stdout, res.Summary, out, false)
+	printReportsLine(stdout, res, out, reports)
 	fmt.Fprintf(stdout, "flags recorded in the index %s as the baseline of incremental runs\n", dir)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,5 +267,29 @@ func TestShardedRunSkipsReportsUnlessAsked(t *testing.T) {
 		if got := err == nil; got != tc.reports {
 			t.Errorf("hedui run %v: report.html written %v, want %v", tc.args, got, tc.reports)
 		}
+	}
+}
+
+// TestShardedRunRecordsTheBaseline: a full run given --index keeps its
+// memory budget (here three shards) and still records every household's
+// flags: the next incremental run, with nothing changed, finds every
+// household unchanged and no flag new or cleared.
+func TestShardedRunRecordsTheBaseline(t *testing.T) {
+	dir := countyDir(t)
+	manifest, ix := filepath.Join(dir, "sources.yaml"), filepath.Join(t.TempDir(), "ix")
+	code, stdout, stderr := hedui(t, "run", "--manifest", manifest, "--index", ix, "--out", filepath.Join(t.TempDir(), "full"), "--workers", "2", "--shards", "3")
+	if code != 0 || !strings.Contains(stdout, "flags recorded in the index") || !strings.Contains(stdout, "reports skipped: the run took 3 shards") {
+		t.Fatalf("run --index --shards 3: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var households int
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "households") {
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "households")), "%d", &households)
+		}
+	}
+	code, stdout, stderr = hedui(t, "run", "--mode", "incremental", "--manifest", manifest, "--index", ix, "--out", filepath.Join(t.TempDir(), "inc"), "--workers", "2")
+	want := fmt.Sprintf("evaluated 0 households and 0 candidates; %d households", households)
+	if code != 0 || households == 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "0 new flags, 0 cleared") {
+		t.Fatalf("incremental run after it: exit %d, want %q\n%s%s", code, want, stdout, stderr)
 	}
 }

@@ -61,9 +61,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("--memory-budget %q: %w", *budget, err)
 	}
-	if *index != "" && (*shards > 1 || *budget != "") {
-		return fmt.Errorf("--index records every flag of the run in the index and needs the whole run in memory: --shards and --memory-budget cannot be used with it")
-	}
 	m, err := loadManifest(*manifest, *asOf)
 	if err != nil {
 		return err
@@ -72,30 +69,39 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if *index != "" {
-		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, stdout, stderr)
-	}
-	limitMemory(budgetBytes)
 	want := reportsAlways
 	if !*reports {
 		want = reportsNever
 	} else if !flagGiven(fs, "reports") {
 		want = reportsOneShard
 	}
-	res, err := runReviewSharded(ctx, m, set, *out, *workers, review.Config{Shards: *shards, MemoryBudget: budgetBytes}, want, stderr)
+	shape := review.Config{Shards: *shards, MemoryBudget: budgetBytes}
+	if *index != "" {
+		if *mode == "full" {
+			limitMemory(budgetBytes)
+		}
+		return runWithIndex(ctx, m, set, *mode, *index, *out, *workers, shape, want, stdout, stderr)
+	}
+	limitMemory(budgetBytes)
+	res, err := runReviewSharded(ctx, m, set, *out, *workers, shape, want, stderr)
 	if err != nil {
 		return err
 	}
 	printSummary(stdout, res.Summary, *out, false)
-	switch {
-	case !*reports:
-		fmt.Fprintf(stdout, "reports skipped (-reports=false); write them with: hedui report --run %s\n", *out)
-	case want == reportsOneShard && res.Shards > 1:
-		fmt.Fprintf(stdout, "reports skipped: the run took %d shards to stay within its memory budget, and the reports hold every flag in memory; write them with -reports=true or hedui report --run %s where memory allows\n", res.Shards, *out)
-	default:
-		printReports(stdout, *out)
-	}
+	printReportsLine(stdout, res, *out, want)
 	return nil
+}
+
+// printReportsLine says where the reports are, or why they were skipped.
+func printReportsLine(stdout io.Writer, res *review.Result, out string, want reportPolicy) {
+	switch {
+	case want == reportsNever:
+		fmt.Fprintf(stdout, "reports skipped (-reports=false); write them with: hedui report --run %s\n", out)
+	case want == reportsOneShard && res.Shards > 1:
+		fmt.Fprintf(stdout, "reports skipped: the run took %d shards to stay within its memory budget, and the reports hold every flag in memory; write them with -reports=true or hedui report --run %s where memory allows\n", res.Shards, out)
+	default:
+		printReports(stdout, out)
+	}
 }
 
 // reportPolicy says when a run writes report.html and report.xlsx.
@@ -115,7 +121,7 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 }
 
 // runReview runs a full-base review in one shard, so that the result holds
-// every household and flag (the index baseline and gen's truth check read them).
+// every household and flag (gen's truth check reads them).
 func runReview(ctx context.Context, m *sources.Manifest, set *rules.Set, out string, workers int, stderr io.Writer) (*review.Result, error) {
 	return runReviewSharded(ctx, m, set, out, workers, review.Config{Shards: 1}, reportsAlways, stderr)
 }
@@ -187,7 +193,7 @@ func runReviewSharded(ctx context.Context, m *sources.Manifest, set *rules.Set, 
 	}
 	return review.Run(ctx, review.Config{
 		Manifest: m, Rules: set, Out: out, Mode: "full", Workers: workers, Logger: logger,
-		Shards: shape.Shards, MemoryBudget: shape.MemoryBudget,
+		Shards: shape.Shards, MemoryBudget: shape.MemoryBudget, EachShard: shape.EachShard,
 		CacheDir: filepath.Join(filepath.Dir(m.Path), ".hedui-cache"),
 		Progress: func(e *sources.Entry, pass string, done, total int64) {
 			bar.update(fmt.Sprintf("%s %s (%s)", pass, e.Kind, e.Path), done, total)
