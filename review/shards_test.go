@@ -16,6 +16,12 @@ import (
 // runInShards reviews the test region in the given number of shards.
 func runInShards(t *testing.T, workers, shards int) (*Result, string) {
 	t.Helper()
+	return runInShardsEach(t, workers, shards, nil)
+}
+
+// runInShardsEach is runInShards with a Config.EachShard.
+func runInShardsEach(t *testing.T, workers, shards int, each func(*Result) error) (*Result, string) {
+	t.Helper()
 	dir, err := genRegion()
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +36,7 @@ func runInShards(t *testing.T, workers, shards int) (*Result, string) {
 	}
 	out := filepath.Join(t.TempDir(), "run")
 	res, err := Run(context.Background(), Config{Manifest: m, Rules: set, Out: out, Workers: workers, Shards: shards,
-		CacheDir: t.TempDir(), Logger: quiet()})
+		CacheDir: t.TempDir(), Logger: quiet(), EachShard: each})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,24 +169,8 @@ func TestShardedBaselineEqualsOneShard(t *testing.T) {
 	if err := want.Add(one); err != nil {
 		t.Fatal(err)
 	}
-	dir, err := genRegion()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := sources.LoadManifest(filepath.Join(dir, "sources.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got, shards := NewBaseline(), 0
-	res, err := Run(context.Background(), Config{Manifest: m, Rules: set, Out: filepath.Join(t.TempDir(), "run"), Workers: 2, Shards: 3,
-		CacheDir: t.TempDir(), Logger: quiet(), EachShard: func(part *Result) error { shards++; return got.Add(part) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, _ := runInShardsEach(t, 2, 3, func(part *Result) error { shards++; return got.Add(part) })
 	if shards != 3 || res.Households != nil {
 		t.Fatalf("EachShard called %d times for 3 shards; %d households kept in memory", shards, len(res.Households))
 	}
