@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -47,22 +48,13 @@ func BenchmarkIndexBuild(b *testing.B) {
 // BenchmarkCheckHousehold checks roster households one at a time from a
 // warm index, as intake does: assemble the facts from the index and apply
 // the incremental rules. It reports the p50 and p99 latency.
+//
+// HEDUI_BENCH_INDEX and HEDUI_BENCH_MANIFEST name an index already built
+// from that manifest (a large one), checked in place; at most b.N of its
+// households, spread over the roster, are checked.
 func BenchmarkCheckHousehold(b *testing.B) {
-	m := testregion.BenchManifest(b)
-	dir := filepath.Join(b.TempDir(), "index")
-	db, err := store.Open(dir, store.Options{Logger: quiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.Update(context.Background(), m, store.UpdateOptions{CacheDir: b.TempDir()}); err != nil {
-		b.Fatal(err)
-	}
-	// Reopen, as the intake service serves an index another process built:
-	// the build's writes are in tables, not in the memtables.
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	db, err = store.Open(dir, store.Options{Logger: quiet(), CacheMB: 256})
+	dir, m := benchIndex(b)
+	db, err := store.Open(dir, store.Options{Logger: quiet(), CacheMB: 256})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,6 +74,13 @@ func BenchmarkCheckHousehold(b *testing.B) {
 		return nil
 	}); err != nil {
 		b.Fatal(err)
+	}
+	if step := len(ids) / b.N; step > 1 {
+		var spread []string
+		for i := 0; i < len(ids) && len(spread) < b.N; i += step {
+			spread = append(spread, ids[i])
+		}
+		ids = spread
 	}
 	check := func(id string) {
 		rows, err := v.Household(id)
@@ -119,6 +118,33 @@ func BenchmarkCheckHousehold(b *testing.B) {
 	b.ReportMetric(float64(cpu[len(cpu)/2].Microseconds()), "cpu-p50-µs")
 	b.ReportMetric(float64(cpu[len(cpu)*99/100].Microseconds()), "cpu-p99-µs")
 	b.ReportMetric(float64(len(ids)), "households")
+}
+
+// benchIndex returns the index folder and manifest of BenchmarkCheckHousehold:
+// HEDUI_BENCH_INDEX's, or one built from testregion.BenchManifest and closed,
+// as the intake service serves an index another process built (the build's
+// writes are in tables, not in the memtables).
+func benchIndex(b *testing.B) (string, *sources.Manifest) {
+	if dir := os.Getenv("HEDUI_BENCH_INDEX"); dir != "" {
+		m, err := sources.LoadManifest(os.Getenv("HEDUI_BENCH_MANIFEST"))
+		if err != nil {
+			b.Fatalf("HEDUI_BENCH_INDEX needs the manifest it was built from in HEDUI_BENCH_MANIFEST: %v", err)
+		}
+		return dir, m
+	}
+	m := testregion.BenchManifest(b)
+	dir := filepath.Join(b.TempDir(), "index")
+	db, err := store.Open(dir, store.Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Update(context.Background(), m, store.UpdateOptions{CacheDir: b.TempDir()}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir, m
 }
 
 // threadCPU is the CPU time of the calling OS thread (CLOCK_THREAD_CPUTIME_ID).
