@@ -355,3 +355,52 @@ func sameViews(t *testing.T, what string, got, want *DB) {
 		t.Fatalf("%s: views differ (%d records, %d from a full rewrite)", what, len(g), len(w))
 	}
 }
+
+// TestSameManifestByAnotherPath: the manifest opened through another path
+// (here a link to its folder) is the same set of entries, and so is a
+// catalog holding the fingerprints older indexes wrote (files named as the
+// manifest was opened): nothing is updated. A real change still is.
+func TestSameManifestByAnotherPath(t *testing.T) {
+	dir, manifest, _ := regionCopy(t)
+	db := openQuiet(t, filepath.Join(t.TempDir(), "ix"))
+	defer db.Close()
+	updateWith(t, db, manifest, UpdateOptions{})
+	link := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	unchanged := func(what, manifest string) {
+		t.Helper()
+		for p, u := range updateWith(t, db, manifest, UpdateOptions{}) {
+			if u.Action != "unchanged" {
+				t.Fatalf("%s: %s %s", what, p, u.Action)
+			}
+		}
+	}
+	unchanged("through a link", filepath.Join(link, "sources.yaml"))
+
+	// A catalog as an older index wrote it: legacy fingerprints, of the
+	// manifest opened by its own path.
+	m, err := sources.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.editCatalog(func(c *Catalog) error {
+		for _, e := range append([]*sources.Entry{m.Roster}, m.Sources...) {
+			s := c.source(e.Kind, e.Path)
+			if s.Fingerprint, err = legacyFingerprint(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchanged("legacy fingerprints", manifest)
+
+	setSnapshot(t, manifest, "sources/pension.parquet", "2026-10-31")
+	if u := updateWith(t, db, filepath.Join(link, "sources.yaml"), UpdateOptions{})["sources/pension.parquet"]; u.Action != "updated" {
+		t.Fatalf("a new snapshot through the link: %s", u.Action)
+	}
+}

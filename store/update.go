@@ -147,13 +147,13 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	fp := ""
 	if pos >= 0 {
 		var err error
-		if fp, err = fingerprint(e); err != nil {
+		if fp, err = fingerprint(m, e); err != nil {
 			return u, err
 		}
 	}
 	old := cat.source(e.Kind, e.Path)
 	if old != nil && old.Gen != 0 {
-		if pos >= 0 && old.Fingerprint == fp {
+		if pos >= 0 && (old.Fingerprint == fp || old.Fingerprint == mustLegacy(e)) {
 			u.Action, u.Gen = "unchanged", old.Gen
 			return u, nil // Update puts the catalog in manifest order
 		}
@@ -294,8 +294,32 @@ func inOrder(c *Catalog, m *sources.Manifest) bool {
 func (s *Source) Live() bool { return s.Gen != 0 && s.Fingerprint != "" }
 
 // fingerprint digests what decides an entry's contents: its settings and
-// snapshot, and its files' names, sizes and modification times.
-func fingerprint(e *sources.Entry) (string, error) {
+// snapshot, and its files' names, sizes and modification times. Files are
+// named relative to the manifest, so that the same manifest opened by
+// another path (relative or absolute, through a link) is the same entry; a
+// rename of the manifest's folder costs no update.
+func fingerprint(m *sources.Manifest, e *sources.Entry) (string, error) {
+	return fingerprintNamed(e, m.RelPath)
+}
+
+// legacyFingerprint is the fingerprint indexes written before session 5
+// hold: files named as the manifest was opened. Such a source is unchanged
+// when it matches; its next update stores the current fingerprint.
+func legacyFingerprint(e *sources.Entry) (string, error) {
+	return fingerprintNamed(e, func(path string) string { return path })
+}
+
+// mustLegacy is legacyFingerprint, or a value no fingerprint takes when a
+// file cannot be read (fingerprint has just read them all).
+func mustLegacy(e *sources.Entry) string {
+	fp, err := legacyFingerprint(e)
+	if err != nil {
+		return "unreadable"
+	}
+	return fp
+}
+
+func fingerprintNamed(e *sources.Entry, name func(string) string) (string, error) {
 	type file struct {
 		Name  string
 		Size  int64
@@ -307,7 +331,7 @@ func fingerprint(e *sources.Entry) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fs = append(fs, file{f, st.Size(), st.ModTime().UnixNano()})
+		fs = append(fs, file{name(f), st.Size(), st.ModTime().UnixNano()})
 	}
 	b, err := json.Marshal(struct {
 		Kind     sources.Kind
