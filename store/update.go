@@ -58,8 +58,9 @@ type SourceUpdate struct {
 	Rows     int64        `json:"rows"`
 	Changed  int64        `json:"changed"` // groups in the change set (persons, hashes, households)
 	// Delta counts the rows rewritten in place when the update was applied
-	// as a delta; 0 when the source was written whole.
-	Delta int64 `json:"delta_rows"`
+	// as a delta (InPlace); 0 when the source was written whole.
+	Delta   int64 `json:"delta_rows"`
+	InPlace bool  `json:"in_place,omitempty"`
 	// Staged tells a delta too large for one transaction, applied in steps
 	// (see staged.go).
 	Staged  bool    `json:"staged,omitempty"`
@@ -190,7 +191,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		d := &delta{db: db, m: m, e: e, src: src, gen: gen, oldGen: oldGen, data: oldData, fp: fp, opts: opts}
 		err := d.apply(ctx)
 		if err == nil {
-			u.Action, u.Gen, u.Rows, u.Changed, u.Delta, u.Staged = "updated", gen, d.qual.Rows, d.changed, d.rows, d.staged
+			u.Action, u.Gen, u.Rows, u.Changed, u.Delta, u.Staged, u.InPlace = "updated", gen, d.qual.Rows, d.changed, d.rows, d.staged, true
 			u.Seconds = time.Since(start).Seconds()
 			return u, nil
 		}

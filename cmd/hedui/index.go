@@ -84,11 +84,26 @@ func indexLogger(stderr io.Writer) *slog.Logger {
 
 func printUpdates(w io.Writer, ups []store.SourceUpdate) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "kind\tpath\tsnapshot\taction\tgeneration\trows\tchanged\tseconds")
+	fmt.Fprintln(tw, "kind\tpath\tsnapshot\taction\tapplied\tgeneration\trows\tchanged\tseconds")
 	for _, u := range ups {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\n", u.Kind, u.Path, u.Snapshot, u.Action, u.Gen, u.Rows, u.Changed, u.Seconds)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\n", u.Kind, u.Path, u.Snapshot, u.Action, applied(u), u.Gen, u.Rows, u.Changed, u.Seconds)
 	}
 	tw.Flush()
+}
+
+// applied says how an update reached the index: rows rewritten in place
+// (in one transaction, or staged over several), or the source written whole.
+func applied(u store.SourceUpdate) string {
+	switch {
+	case u.Action != "updated" && u.Action != "built":
+		return "-"
+	case u.Staged:
+		return fmt.Sprintf("staged delta, %d rows", u.Delta)
+	case u.InPlace:
+		return fmt.Sprintf("delta, %d rows", u.Delta)
+	default:
+		return "whole"
+	}
 }
 
 // runWithIndex is `hedui run --index DIR`: a full run records its flags in

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
@@ -291,5 +293,31 @@ func TestShardedRunRecordsTheBaseline(t *testing.T) {
 	want := fmt.Sprintf("evaluated 0 households and 0 candidates; %d households", households)
 	if code != 0 || households == 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "0 new flags, 0 cleared") {
 		t.Fatalf("incremental run after it: exit %d, want %q\n%s%s", code, want, stdout, stderr)
+	}
+}
+
+// TestIndexUpdateSaysHowEachSourceWasApplied: the update table tells a
+// source written whole from one updated in place.
+func TestIndexUpdateSaysHowEachSourceWasApplied(t *testing.T) {
+	src := countyDir(t)
+	dir := filepath.Join(t.TempDir(), "county")
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	manifest, ix := filepath.Join(dir, "sources.yaml"), filepath.Join(t.TempDir(), "ix")
+	code, stdout, stderr := hedui(t, "index", "build", "--manifest", manifest, "--index", ix)
+	if code != 0 || !strings.Contains(stdout, "applied") || !regexp.MustCompile(`(?m)^pension .* built +whole `).MatchString(stdout) {
+		t.Fatalf("index build: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// A new modification time: read again, compared row by row, nothing
+	// rewritten.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "sources/pension.parquet"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = hedui(t, "index", "update", "--manifest", manifest, "--index", ix)
+	if code != 0 || !regexp.MustCompile(`(?m)^pension .* updated +delta, 0 rows `).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^police .* unchanged +- `).MatchString(stdout) {
+		t.Fatalf("index update: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
