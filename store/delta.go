@@ -147,13 +147,16 @@ func (d *delta) apply(ctx context.Context) error {
 			}
 		}
 	}
-	if maxRows, maxSize := d.deltaBudget(); int64(len(rows)) > maxRows || d.size > maxSize {
-		if err := d.commitStaged(rows, cd, live.Files, tw, &committed); err != nil {
+	// A delta beyond one transaction has its writes logged first; the
+	// transaction below then only flips the catalog, marking it staged, and
+	// Views wait until the writes are applied.
+	maxRows, maxSize := d.deltaBudget()
+	if d.staged = int64(len(rows)) > maxRows || d.size > maxSize; d.staged {
+		if err := d.stage(rows, cd); err != nil {
 			return err
 		}
-		d.db.removeTable(d.src, d.oldGen)
-		d.rows, d.staged = int64(len(rows)), true
-		return nil
+		d.db.applying.Lock()
+		defer d.db.applying.Unlock()
 	}
 	// A conflict means another writer changed the catalog meanwhile (a run
 	// pruning its change sets): the delta still holds, so build the
@@ -171,19 +174,26 @@ func (d *delta) apply(ctx context.Context) error {
 		}
 		break
 	}
+	if d.staged {
+		if err := d.db.applyStaged(d.src, d.gen); err != nil {
+			return err
+		}
+	}
 	d.db.removeTable(d.src, d.oldGen)
 	d.rows = int64(len(rows))
 	return nil
 }
 
-// commit writes the delta, the change set and the catalog flip in one
-// transaction; the new table is committed first, once.
+// commit writes the delta (unless it was staged), the change set and the
+// catalog flip in one transaction; the new table is committed first, once.
 func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWriter, committed *bool) error {
 	txn := d.db.bdb.NewTransaction(true)
 	defer txn.Discard()
-	var err error
-	if d.changed, err = d.write(txn, txn, txn.Set, rows, cd); err != nil {
-		return err
+	if !d.staged {
+		var err error
+		if d.changed, err = d.write(txn, txn, txn.Set, rows, cd); err != nil {
+			return err
+		}
 	}
 	if err := d.flip(txn, files); err != nil {
 		return err
@@ -198,9 +208,9 @@ func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWrit
 	return txn.Commit()
 }
 
-// commitStaged stages the delta's writes and change set, flips the catalog
-// with the generation marked staged, and applies the writes (staged.go).
-func (d *delta) commitStaged(rows []deltaRow, cd *codec, files []string, tw *tableWriter, committed *bool) error {
+// stage logs the delta's writes and writes its change set under the pending
+// generation, over as many transactions as they take (staged.go).
+func (d *delta) stage(rows []deltaRow, cd *codec) error {
 	wb := d.db.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	st := &stager{wb: wb, src: d.src, gen: d.gen}
@@ -211,50 +221,10 @@ func (d *delta) commitStaged(rows []deltaRow, cd *codec, files []string, tw *tab
 	if err == nil {
 		err = st.flush()
 	}
-	if err == nil {
-		err = wb.Flush()
-	}
 	if err != nil {
 		return err
 	}
-	d.db.applying.Lock()
-	defer d.db.applying.Unlock()
-	for try := 0; ; try++ {
-		err := d.flipStaged(files, tw, committed)
-		if errors.Is(err, badger.ErrConflict) && try < 3 {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		break
-	}
-	return d.db.applyStaged(d.src, d.gen)
-}
-
-// flipStaged makes the generation live, marked staged, in one transaction;
-// the new table is committed first, once.
-func (d *delta) flipStaged(files []string, tw *tableWriter, committed *bool) error {
-	txn := d.db.bdb.NewTransaction(true)
-	defer txn.Discard()
-	if err := d.flip(txn, files); err != nil {
-		return err
-	}
-	c, err := readCatalog(txn)
-	if err != nil {
-		return err
-	}
-	c.byID(d.src).Staged = d.gen
-	if err := writeCatalog(txn, c); err != nil {
-		return err
-	}
-	if !*committed {
-		if err := tw.commit(); err != nil {
-			return err
-		}
-		*committed = true
-	}
-	return txn.Commit()
+	return wb.Flush()
 }
 
 // entryFiles lists an entry's files relative to the manifest, sorted (the
@@ -766,6 +736,9 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 	e := d.e
 	s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, d.gen, d.data, e.Snapshot, d.fp
 	s.Files, s.Quality = files, d.qual
+	if d.staged {
+		s.Staged = d.gen // its logged writes are still to apply
+	}
 	s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
 	s.Chain = append(s.Chain, GenInfo{Gen: d.gen, Snapshot: e.Snapshot, Changed: d.changed, Built: d.opts.Now.UTC()})
 	reorder(c, d.m)
