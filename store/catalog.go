@@ -53,6 +53,10 @@ type Source struct {
 	// Combos lists the (region, area, assistance) triples of roster
 	// households (roster only), for the staleness probe of incremental runs.
 	Combos [][3]string `json:"combos,omitempty"`
+	// ComboRows counts the roster rows of each of Combos, so that a delta
+	// knows when a triple leaves (absent in catalogs of older versions:
+	// the next roster update then writes it whole).
+	ComboRows []int64 `json:"combo_rows,omitempty"`
 }
 
 // EntryInfo is the part of a manifest entry that says how files are read.

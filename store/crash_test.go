@@ -352,9 +352,6 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 			continue
 		}
 		checkFilter(t, db, s)
-		if s.Kind == sources.KindRoster {
-			continue
-		}
 		tr, err := db.openTable(s.ID, s.Gen)
 		if errors.Is(err, errNoTable) {
 			continue // written whole on the next update

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -24,8 +25,8 @@ import (
 // is written whole instead (what it wraps says why).
 var errRewrite = errors.New("source rewritten whole")
 
-// delta applies a new snapshot of one source (not the roster) to its live
-// rows in place, in one badger transaction.
+// delta applies a new snapshot of one source to its live rows in place, in
+// one badger transaction.
 //
 // Why one transaction rather than a delta generation layered over the base:
 // readers then keep reading one key prefix per source (no layer to consult
@@ -64,6 +65,9 @@ type delta struct {
 	rows    int64 // rows rewritten
 	size    int64 // their estimated transaction bytes
 	staged  bool  // applied as a staged delta (staged.go)
+	// combos are the roster's (region, area, assistance) rows the delta
+	// adds and removes, which flip applies to the catalog's counts.
+	combos comboCounts
 }
 
 // deltaRow is one row ordinal whose entry differs from the live one.
@@ -71,9 +75,9 @@ type deltaRow struct {
 	seq   uint32
 	old   rowEntry // flag 0: no live row at seq
 	new   rowEntry // flag 0: no row at seq any more
-	key   personid.Key
-	val   []byte // the new value
-	hukou string // the new police row's hukou number
+	key personid.Key
+	val []byte         // the new value
+	rec sources.Record // the new police or roster record (its second key)
 }
 
 // apply scans the source, writes the new digest table and commits the delta
@@ -104,6 +108,11 @@ func (d *delta) apply(ctx context.Context) error {
 	files, fileIdx := entryFiles(d.m, d.e)
 	if !slices.Equal(files, live.Files) {
 		return fmt.Errorf("%w: the file list changed", errRewrite)
+	}
+	if d.e.Kind == sources.KindRoster {
+		if _, err := combosAfter(live, nil); err != nil {
+			return err
+		}
 	}
 	schema, err := sources.SchemaOf(d.e.Kind)
 	if err != nil {
@@ -256,9 +265,14 @@ func chunkBases(chunks []sources.Chunk) ([]uint32, int64, error) {
 // deltaBudget is how many changed rows and value bytes are collected before
 // giving up on a delta: a transaction holds at most MaxBatchCount entries
 // (each changed row takes up to five: two deletes, two sets and a change-set
-// entry) and MaxBatchSize bytes.
+// entry; a roster row up to two more, its person's A key moved) and
+// MaxBatchSize bytes.
 func (d *delta) deltaBudget() (rows, size int64) {
-	rows, size = d.db.bdb.MaxBatchCount()/5, d.db.bdb.MaxBatchSize()*3/4
+	perRow := int64(5)
+	if d.e.Kind == sources.KindRoster {
+		perRow = 7
+	}
+	rows, size = d.db.bdb.MaxBatchCount()/perRow, d.db.bdb.MaxBatchSize()*3/4
 	if d.opts.maxDeltaRows > 0 {
 		rows = d.opts.maxDeltaRows
 	}
@@ -417,8 +431,8 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 		}
 		if rec != nil {
 			r.val = append([]byte(nil), buf...)
-			if p, ok := rec.(*sources.Police); ok {
-				r.hukou = p.HukouNo
+			if d.keyed() {
+				r.rec = rec
 			}
 		}
 		bytes += int64(2*len(r.val)) + perRowOverhead
@@ -640,30 +654,40 @@ type writeTarget interface {
 	Delete(k []byte) error
 }
 
+// keyed tells the sources whose rows have a second key: police rows by
+// hukou, roster rows by household.
+func (d *delta) keyed() bool {
+	return d.e.Kind == sources.KindPolice || d.e.Kind == sources.KindRoster
+}
+
 // write puts the delta into w and the change set into changes, reading the
 // live rows it replaces through txn; it returns the number of change-set
 // groups.
 func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) error, rows []deltaRow, cd *codec) (int64, error) {
 	diff := groupDiff{}
-	police := d.e.Kind == sources.KindPolice
+	d.combos = comboCounts{}
+	var firsts []firstMove
+	if d.e.Kind == sources.KindRoster {
+		// Before any write: the persons' other rows are read as they are live.
+		var err error
+		if firsts, err = d.rosterFirsts(txn, rows, cd); err != nil {
+			return 0, err
+		}
+	}
 	for _, r := range rows {
 		if r.old.flag != 0 {
 			k := recKey(nil, r.old.flag, d.src, d.data, r.old.group, r.seq)
-			oldKey := uint64(0)
+			oldKey := personid.Key(0)
 			if r.old.flag == kindRecord {
-				oldKey = r.old.group
+				oldKey = personid.Key(r.old.group)
 			}
-			if police {
-				hukou, err := d.oldHukou(txn, k, personid.Key(oldKey), cd)
+			if d.keyed() {
+				old, err := d.liveRecord(txn, k, oldKey, cd)
 				if err != nil {
 					return 0, err
 				}
-				if hukou != "" {
-					hh := matcher.HukouHash(hukou)
-					if err := w.Delete(recKey(nil, kindHukou, d.src, d.data, hh, r.seq)); err != nil {
-						return 0, err
-					}
-					diff.add(changeHukou, be64(hh), keyedID(oldKey, r.old.digest), -1)
+				if err := d.second(w, diff, old, oldKey, r.old.digest, r.seq, nil, -1); err != nil {
+					return 0, err
 				}
 			}
 			if err := w.Delete(k); err != nil {
@@ -676,13 +700,14 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 				return 0, err
 			}
 			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)
-			if r.hukou != "" {
-				hh := matcher.HukouHash(r.hukou)
-				if err := w.Set(recKey(nil, kindHukou, d.src, d.data, hh, r.seq), withKey(r.key, r.val)); err != nil {
-					return 0, err
-				}
-				diff.add(changeHukou, be64(hh), keyedID(uint64(r.key), r.new.digest), 1)
+			if err := d.second(w, diff, r.rec, r.key, r.new.digest, r.seq, r.val, 1); err != nil {
+				return 0, err
 			}
+		}
+	}
+	for _, f := range firsts {
+		if err := d.moveFirst(w, diff, f); err != nil {
+			return 0, err
 		}
 	}
 	var entries [][]byte
@@ -704,22 +729,49 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 	return cw.n, cw.flush()
 }
 
-// oldHukou reads the hukou number of the live police row under key k.
-func (d *delta) oldHukou(txn *badger.Txn, k []byte, key personid.Key, cd *codec) (string, error) {
+// second deletes (n = -1) or sets (n = 1) the second key of a police or
+// roster row at seq, its hukou or household key, and counts it in the
+// change set and, for the roster, in the (region, area, assistance) rows.
+// Other records have none.
+func (d *delta) second(w writeTarget, diff groupDiff, rec sources.Record, key personid.Key, digest uint64, seq uint32, val []byte, n int) error {
+	var k, group []byte
+	var sub byte
+	switch r := rec.(type) {
+	case *sources.Police:
+		if r.HukouNo == "" {
+			return nil
+		}
+		hh := matcher.HukouHash(r.HukouNo)
+		k, sub, group = recKey(nil, kindHukou, d.src, d.data, hh, seq), changeHukou, be64(hh)
+	case *sources.RosterMember:
+		if strings.IndexByte(r.HouseholdID, 0) >= 0 {
+			return fmt.Errorf("%s row %d: household_id %q holds a NUL byte", r.File, r.Row, r.HouseholdID)
+		}
+		k = houseKey(nil, d.src, d.data, r.HouseholdID, seq)
+		sub, group = changeHousehold, k[genPrefixLen:len(k)-4] // the ID and its NUL, as diffKinds groups it
+		d.combos.add(r, int64(n))
+	default:
+		return nil
+	}
+	diff.add(sub, group, keyedID(uint64(key), digest), n)
+	if n < 0 {
+		return w.Delete(k)
+	}
+	return w.Set(k, withKey(key, val))
+}
+
+// liveRecord reads and decodes the live row under key k.
+func (d *delta) liveRecord(txn *badger.Txn, k []byte, key personid.Key, cd *codec) (sources.Record, error) {
 	item, err := txn.Get(k)
 	if err != nil {
-		return "", fmt.Errorf("live row %x missing: %w", k, err)
+		return nil, fmt.Errorf("live row %x missing: %w", k, err)
 	}
-	var hukou string
+	var rec sources.Record
 	err = item.Value(func(v []byte) error {
-		rec, err := cd.decode(key, v)
-		if err != nil {
-			return err
-		}
-		hukou = rec.(*sources.Police).HukouNo
-		return nil
+		rec, err = cd.decode(key, v)
+		return err
 	})
-	return hukou, err
+	return rec, err
 }
 
 // flip makes the new generation live in txn: same key prefix, new logical
@@ -736,6 +788,13 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 	e := d.e
 	s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, d.gen, d.data, e.Snapshot, d.fp
 	s.Files, s.Quality = files, d.qual
+	if s.Kind == sources.KindRoster {
+		c, err := combosAfter(s, d.combos)
+		if err != nil {
+			return err
+		}
+		s.Combos, s.ComboRows = c.sorted()
+	}
 	if d.staged {
 		s.Staged = d.gen // its logged writes are still to apply
 	}

@@ -47,6 +47,7 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 		group := []int64{0, 97, 500}[rng.IntN(3)] // 0: parquet-go's default
 		rewriteRandom(t, rng, pension, group, editPension)
 		rewriteRandom(t, rng, police, group, editPolice)
+		rewriteRandom(t, rng, filepath.Join(dir, "roster.parquet"), group, editRoster)
 		// Later snapshots up to the region's as-of date; after it the same
 		// date with changed files, which an update takes too.
 		day := fmt.Sprintf("2026-10-%02d", 29+min(r, 2))
@@ -55,7 +56,7 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 		got := updateWith(t, deltaDB, manifest, UpdateOptions{})
 		want := updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
 		staged := updateWith(t, stagedDB, manifest, UpdateOptions{maxDeltaRows: 3})
-		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet"} {
+		for _, p := range []string{"sources/pension.parquet", "sources/police-*.parquet", "roster.parquet"} {
 			if got[p].Delta > 0 {
 				deltas++
 			}
@@ -69,7 +70,8 @@ func TestDeltaEqualsFullRewriteOnRandomEdits(t *testing.T) {
 				t.Fatalf("%s: %s change set %v, a full rewrite gives %v", what, p, cg, cw)
 			}
 		}
-		t.Logf("%s: row groups of %d; pension %+v; police %+v", what, group, got["sources/pension.parquet"], got["sources/police-*.parquet"])
+		t.Logf("%s: row groups of %d; pension %+v; police %+v; roster %+v", what, group,
+			got["sources/pension.parquet"], got["sources/police-*.parquet"], got["roster.parquet"])
 		sameIndex(t, what, dump(t, deltaDB), dump(t, fullDB))
 		sameIndex(t, what+" (staged)", dump(t, stagedDB), dump(t, fullDB))
 		sameViews(t, what, deltaDB, fullDB)
@@ -159,4 +161,29 @@ func editPolice(rng *rand.Rand, rows []policeFile) []policeFile {
 		}
 	}
 	return editRows(rng, rows, rng.IntN(5), func(p *policeFile) *string { return &p.PersonID })
+}
+
+// editRoster moves members between households, renames them (a person's
+// first row decides the name they are found under), changes their region,
+// area or assistance (a triple may appear or leave), and makes applicants.
+func editRoster(rng *rand.Rand, rows []rosterFile) []rosterFile {
+	for range 1 + rng.IntN(8) {
+		p := &rows[rng.IntN(len(rows))]
+		switch rng.IntN(6) {
+		case 0:
+			p.HouseholdID = rows[rng.IntN(len(rows))].HouseholdID
+		case 1:
+			p.Name += "改"
+		case 2:
+			p.RegionCode = []string{"530199", rows[rng.IntN(len(rows))].RegionCode}[rng.IntN(2)]
+		case 3:
+			p.Area, p.Assistance = []string{"urban", "rural"}[rng.IntN(2)], []string{"dibao", "tekun", "edge"}[rng.IntN(3)]
+		case 4:
+			p.HouseholdID = fmt.Sprintf("NEW-%04d", rng.IntN(20)) // a household of its own, or joining another new one
+			p.Status = "applicant"
+		default:
+			p.MonthlyBenefit = float64(rng.IntN(2000))
+		}
+	}
+	return editRows(rng, rows, rng.IntN(4), func(p *rosterFile) *string { return &p.PersonID })
 }

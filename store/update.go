@@ -187,7 +187,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	if err != nil {
 		return u, err
 	}
-	if pos >= 0 && oldGen != 0 && e.Kind != sources.KindRoster && !opts.Rewrite {
+	if pos >= 0 && oldGen != 0 && !opts.Rewrite {
 		d := &delta{db: db, m: m, e: e, src: src, gen: gen, oldGen: oldGen, data: oldData, fp: fp, opts: opts}
 		err := d.apply(ctx)
 		if err == nil {
@@ -225,11 +225,6 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 			return u, err
 		}
 	}
-	if w.present != nil {
-		if err := db.writeFilter(src, gen, w.present); err != nil {
-			return u, err
-		}
-	}
 	// The flip: one small transaction makes the new generation live.
 	err = db.editCatalog(func(c *Catalog) error {
 		s := c.byID(src)
@@ -237,7 +232,8 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 			return fmt.Errorf("catalog lost the pending generation %d", gen)
 		}
 		s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, gen, gen, e.Snapshot, fp
-		s.Files, s.Quality, s.Combos = w.files, w.qual, w.combos
+		s.Files, s.Quality = w.files, w.qual
+		s.Combos, s.ComboRows = w.combos.sorted()
 		s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
 		if oldGen != 0 {
 			s.Garbage = append(s.Garbage, oldData)
@@ -358,18 +354,8 @@ type genWriter struct {
 	opts   UpdateOptions
 	files  []string
 	qual   *sources.Quality
-	combos [][3]string
-	table  *tableWriter // nil for the roster
-	// present is the roster's presence filter (other sources' is the table's).
-	present *presence
-}
-
-// rosterFirst is a roster row with a valid ID, kept to find each person's
-// first row after the parallel scan.
-type rosterFirst struct {
-	key personid.Key
-	seq uint32
-	nd  uint64
+	combos comboCounts // the roster's
+	table  *tableWriter
 }
 
 func (w *genWriter) write(ctx context.Context) error {
@@ -394,11 +380,12 @@ func (w *genWriter) write(ctx context.Context) error {
 	var firsts [][]rosterFirst
 	if roster {
 		firsts = make([][]rosterFirst, len(chunks))
-	} else if w.table, err = w.db.createTable(w.src, w.gen, total); err != nil {
+	}
+	if w.table, err = w.db.createTable(w.src, w.gen, total); err != nil {
 		return err
 	}
 	var mu sync.Mutex
-	combos := map[[3]string]bool{}
+	combos := comboCounts{}
 	wb := w.db.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	var done atomic.Int64
@@ -410,13 +397,9 @@ func (w *genWriter) write(ctx context.Context) error {
 			return err
 		}
 		skipped.Add(int64(bad))
-		local := map[[3]string]bool{}
-		var ents []byte
-		var raws []uint64
-		if w.table != nil {
-			ents = make([]byte, len(recs)*entryLen)
-			raws = rowDigests(w.db, rd, c)
-		}
+		local := comboCounts{}
+		ents := make([]byte, len(recs)*entryLen)
+		raws := rowDigests(w.db, rd, c)
 		for i, rec := range recs {
 			if rec == nil {
 				continue
@@ -437,30 +420,22 @@ func (w *genWriter) write(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if ents != nil {
-				ent.put(ents[i*entryLen:])
-			}
+			ent.put(ents[i*entryLen:])
 			if roster {
 				rm := rec.(*sources.RosterMember)
-				local[[3]string{rm.Region, rm.Area, rm.Assistance}] = true
+				local.add(rm, 1)
 				if key != 0 {
-					by, bm, bd := key.BirthDate()
-					nd := matcher.NameDOBKey(rm.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), rm.Region)
-					firsts[c.Index] = append(firsts[c.Index], rosterFirst{key, seq, nd})
+					firsts[c.Index] = append(firsts[c.Index], rosterFirst{key, seq, rosterND(key, rm)})
 				}
 			}
 		}
-		if ents != nil {
-			putRaws(ents, raws)
-			if err := w.table.writeAt(base[c.Index], ents); err != nil {
-				return err
-			}
+		putRaws(ents, raws)
+		if err := w.table.writeAt(base[c.Index], ents); err != nil {
+			return err
 		}
 		if roster {
 			mu.Lock()
-			for k := range local {
-				combos[k] = true
-			}
+			combos.merge(local)
 			mu.Unlock()
 		}
 		if w.opts.Progress != nil {
@@ -479,29 +454,16 @@ func (w *genWriter) write(ctx context.Context) error {
 		if err := w.putRosterFirsts(wb, firsts); err != nil {
 			return err
 		}
-		// The roster has no digest table (it is always written whole) but a
-		// presence filter: candidates and housemates are mostly not on it.
-		w.present = newPresence(total)
-		for _, fs := range firsts {
-			for _, f := range fs {
-				w.present.add(uint64(f.key))
-			}
-		}
-		for k := range combos {
-			w.combos = append(w.combos, k)
-		}
-		slices.SortFunc(w.combos, func(a, b [3]string) int { return cmpCombo(a, b) })
+		w.combos = combos
 	}
 	return wb.Flush()
 }
 
-func cmpCombo(a, b [3]string) int {
-	for i := range a {
-		if c := bytes.Compare([]byte(a[i]), []byte(b[i])); c != 0 {
-			return c
-		}
-	}
-	return 0
+// rosterND is the name + birth date + region hash a roster person is
+// found under (kindRosterN) when the person's first row is rm.
+func rosterND(key personid.Key, rm *sources.RosterMember) uint64 {
+	by, bm, bd := key.BirthDate()
+	return matcher.NameDOBKey(rm.Name, time.Date(by, time.Month(bm), bd, 0, 0, 0, 0, time.UTC), rm.Region)
 }
 
 // decodeAll decodes every row of c; when a value does not convert, it
@@ -599,9 +561,7 @@ func (w *genWriter) putRosterFirsts(wb *badger.WriteBatch, firsts [][]rosterFirs
 			if f.nd == 0 {
 				continue
 			}
-			k := groupPrefix(nil, kindRosterN, w.src, w.gen, f.nd)
-			k = binary.BigEndian.AppendUint64(k, uint64(f.key))
-			if err := wb.Set(k, binary.BigEndian.AppendUint32(nil, f.seq)); err != nil {
+			if err := wb.Set(rosterNKey(w.src, w.gen, f.nd, f.key), binary.BigEndian.AppendUint32(nil, f.seq)); err != nil {
 				return err
 			}
 		}
