@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/store"
 )
@@ -28,7 +30,8 @@ type pensionFile struct {
 // TestIncrementalMatchesFullRunsOnRandomEdits is a differential test: in
 // rounds, random edits land on several sources at once (cars bought and
 // sold, deaths, hukou moves, enterprises opened and closed, pensions
-// changed, moved and stopped, households leaving the roster), and each
+// changed, moved and stopped, households leaving the roster, members moving
+// between households, new applicant households), and each
 // incremental run's changes.csv must be exactly the full run after − the
 // full run before, its evaluated households' flags the full run's. Edits
 // fall mostly on roster members, so that rules fire and clear, and many
@@ -246,13 +249,48 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 			return dropRandom(rng, rows, 1+rng.IntN(2))
 		})
 	})
-	if rng.IntN(2) == 0 {
-		gone := res.Households[rng.IntN(len(res.Households))].ID
-		rewrite(t, mustManifest(t, dir).Roster.Files[0], func(rows []rosterFile) []rosterFile {
-			return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
-		})
+	if rng.IntN(3) > 0 {
+		editRoster(t, rng, dir, res, people)
 	}
 	return touched
+}
+
+// editRoster removes a household, moves a member to another one, or adds
+// an applicant household of somebody the police know and the roster does
+// not.
+func editRoster(t *testing.T, rng *rand.Rand, dir string, res *Result, people []person) {
+	t.Helper()
+	m := mustManifest(t, dir)
+	var newcomer policeFile
+	if rng.IntN(3) == 2 {
+		files, err := filepath.Glob(filepath.Join(dir, "sources", "police-*.parquet"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no police file: %v", err)
+		}
+		police, err := parquet.ReadFile[policeFile](files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for newcomer.PersonID == "" || slices.Contains(people, person{newcomer.PersonID, newcomer.Name}) {
+			newcomer = police[rng.IntN(len(police))]
+		}
+	}
+	rewrite(t, m.Roster.Files[0], func(rows []rosterFile) []rosterFile {
+		switch {
+		case newcomer.PersonID != "":
+			app := int32(time.Date(2026, 10, 1+rng.IntN(28), 0, 0, 0, 0, time.UTC).Unix() / 86400)
+			return append(rows, rosterFile{HouseholdID: fmt.Sprintf("NEW-%06d", rng.IntN(1000000)), PersonID: newcomer.PersonID,
+				Name: newcomer.Name, Relation: "head", RegionCode: rows[0].RegionCode, Area: rows[0].Area, Assistance: "dibao",
+				Status: "applicant", ApplicationDate: &app, AuthorizationRef: "SQ-RANDOM"})
+		case rng.IntN(2) == 0:
+			i, j := rng.IntN(len(rows)), rng.IntN(len(rows))
+			rows[i].HouseholdID, rows[i].Relation = rows[j].HouseholdID, "other"
+			return rows
+		default:
+			gone := res.Households[rng.IntN(len(res.Households))].ID
+			return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
+		}
+	})
 }
 
 // dropRandom removes n random rows, keeping the order of the rest.

@@ -72,9 +72,9 @@ type delta struct {
 
 // deltaRow is one row ordinal whose entry differs from the live one.
 type deltaRow struct {
-	seq   uint32
-	old   rowEntry // flag 0: no live row at seq
-	new   rowEntry // flag 0: no row at seq any more
+	seq uint32
+	old rowEntry // flag 0: no live row at seq
+	new rowEntry // flag 0: no row at seq any more
 	key personid.Key
 	val []byte         // the new value
 	rec sources.Record // the new police or roster record (its second key)

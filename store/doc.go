@@ -54,33 +54,37 @@
 // the logical generation (what runs and change sets name) and Source.Data
 // the generation whose key prefix holds the rows.
 //
-// The roster, a first build, a changed file list and a change too large for
-// one transaction (badger's limits: a few percent of a large source; rows
-// inserted or removed mid-file move every later row's ordinal) are written
-// whole instead: the entry is read into a new generation (WriteBatch,
-// bounded memory), the change set written by merging the old and new
-// generations prefix by prefix (per person, name+DOB hash, hukou,
+// Police and roster rows also have a second key (hukou, household), which
+// the delta moves with the row; a roster person's A key follows the
+// person's first row (rosterdelta.go), and the catalog's per-triple row
+// counts (Source.ComboRows) follow the rows.
+//
+// A first build, a changed file list and a change beyond the staged budget (a
+// fifth of the rows; rows inserted or removed mid-file move every later row's
+// ordinal) are written whole instead: the entry is read into a new generation
+// (WriteBatch, bounded memory), the change set written by merging the old and
+// new generations prefix by prefix (per person, name+DOB hash, hukou,
 // household: a group changed when its multiset of digests differs), synced,
-// and the catalog flipped in one small transaction (live = new, old listed
-// as garbage). The catalog marks the new generation pending before writing.
-// A kill at any moment therefore leaves the old generation live (and Open
-// drops the pending one and its digest table) or the new one live (and Open
-// drops the old one); readers only ever read the live generation. Sources
-// are swapped one at a time: after a kill some sources may be new and others
-// old, each whole.
+// and the catalog flipped in one small transaction (live = new, old listed as
+// garbage). The catalog marks the new generation pending before writing. A
+// kill at any moment therefore leaves the old generation live (and Open drops
+// the pending one and its digest table) or the new one live (and Open drops
+// the old one); readers only ever read the live generation. Sources are
+// swapped one at a time: after a kill some sources may be new and others old,
+// each whole.
 //
 // # Files beside badger
 //
-// tables/<src>-<gen>.tbl is the digest table of a live generation (not the
-// roster's): per row ordinal its key kind, group, content digest and value
-// hash, what a delta update compares the next snapshot with.
+// tables/<src>-<gen>.tbl is the digest table of a live generation: per row
+// ordinal its key kind, group, content digest and value hash, what a delta
+// update compares the next snapshot with.
 // tables/<src>-<gen>.cd and .c<n> are its column digests (columns.go): per
 // chunk a fingerprint of each raw column's stored bytes and the key counts,
 // per raw column the value hash of every row, so that the next update hashes
 // only the columns whose bytes changed and parses only the changed rows'
 // keys; a delta writes them (a full build does not: the first update after
 // it compares whole rows).
-// tables/<src>-<gen>.flt is its presence filter (the roster has one too): a
+// tables/<src>-<gen>.flt is its presence filter: a
 // blocked Bloom filter of the generation's person keys and name+DOB hashes,
 // so that a lookup skips sources without the person's records without a
 // badger seek. Both are written and synced before the catalog names the

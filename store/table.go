@@ -13,8 +13,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// A digest table lists, for one committed generation of one source (the
-// roster excepted), what each row ordinal (seq) holds: whether the row was
+// A digest table lists, for one committed generation of one source, what
+// each row ordinal (seq) holds: whether the row was
 // indexed and under which key kind, its group (person key or name+DOB
 // hash), its content digest and a hash of its whole stored value (which
 // also covers its file and row number). An update compares a new snapshot
