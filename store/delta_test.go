@@ -455,3 +455,39 @@ func TestSameManifestByAnotherPath(t *testing.T) {
 		t.Fatalf("a new snapshot through the link: %s", u.Action)
 	}
 }
+
+// TestRosterOfAnOlderIndex: an index written before roster deltas has no
+// roster digest table or triple counts; its first roster update writes the
+// roster whole (and equals a full rewrite), the next one is a delta.
+func TestRosterOfAnOlderIndex(t *testing.T) {
+	dir, manifest, _ := regionCopy(t)
+	roster := filepath.Join(dir, "roster.parquet")
+	db := openQuiet(t, filepath.Join(t.TempDir(), "old"))
+	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
+	defer func() { db.Close(); fullDB.Close() }()
+	updateWith(t, db, manifest, UpdateOptions{})
+	updateWith(t, fullDB, manifest, UpdateOptions{})
+	// What an older version left: no counts; (a missing table is the
+	// errNoTable path every source shares.)
+	err := db.editCatalog(func(c *Catalog) error {
+		for i := range c.Sources {
+			c.Sources[i].ComboRows = nil
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round, want := range []bool{false, true} {
+		editFile(t, roster, func(rows []rosterFile) []rosterFile {
+			rows[round].MonthlyBenefit += 100
+			return rows
+		})
+		got := updateWith(t, db, manifest, UpdateOptions{})["roster.parquet"]
+		updateWith(t, fullDB, manifest, UpdateOptions{Rewrite: true})
+		if got.Action != "updated" || got.InPlace != want || want && got.Delta != 1 {
+			t.Fatalf("round %d: roster %+v; want in place %v", round, got, want)
+		}
+		sameIndex(t, fmt.Sprintf("round %d", round), dump(t, db), dump(t, fullDB))
+	}
+}
