@@ -16,16 +16,8 @@ import (
 
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/store"
+	"github.com/hedui/hedui/synth"
 )
-
-type pensionFile struct {
-	PersonID         string `parquet:"person_id"`
-	Scheme           string `parquet:"scheme,dict"`
-	State            string `parquet:"state,dict"`
-	MonthlyAmount    string `parquet:"monthly_amount"`
-	ContributionBase string `parquet:"contribution_base"`
-	Period           string `parquet:"period,dict"`
-}
 
 // TestIncrementalMatchesFullRunsOnRandomEdits is a differential test: in
 // rounds, random edits land on several sources at once (cars bought and
@@ -185,7 +177,7 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 	}
 	src := func(name string) string { return filepath.Join(dir, "sources", name) }
 	edit("sources/vehicle.parquet", func() {
-		rewrite(t, src("vehicle.parquet"), func(rows []vehicleFile) []vehicleFile {
+		rewrite(t, src("vehicle.parquet"), func(rows []synth.VehicleRow) []synth.VehicleRow {
 			rows = dropRandom(rng, rows, 1+rng.IntN(3))
 			for range 1 + rng.IntN(3) {
 				p, v := pick(), rows[rng.IntN(len(rows))]
@@ -208,7 +200,7 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 			ids[pick().id] = true
 		}
 		for _, f := range files {
-			rewrite(t, f, func(rows []policeFile) []policeFile {
+			rewrite(t, f, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				for i := range rows {
 					if !ids[rows[i].PersonID] {
 						continue
@@ -228,7 +220,7 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 		}
 	})
 	edit("sources/business.parquet", func() {
-		rewrite(t, src("business.parquet"), func(rows []businessFile) []businessFile {
+		rewrite(t, src("business.parquet"), func(rows []synth.BusinessRow) []synth.BusinessRow {
 			rows = dropRandom(rng, rows, 1+rng.IntN(2))
 			b, p := rows[rng.IntN(len(rows))], pick()
 			b.PersonID = p.id
@@ -238,7 +230,7 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 		})
 	})
 	edit("sources/pension.parquet", func() {
-		rewrite(t, src("pension.parquet"), func(rows []pensionFile) []pensionFile {
+		rewrite(t, src("pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 			for range 3 + rng.IntN(5) {
 				i := rng.IntN(len(rows))
 				rows[i].MonthlyAmount = fmt.Sprintf("%d.%02d", rng.IntN(6000), rng.IntN(100))
@@ -261,13 +253,13 @@ func randomEdits(t *testing.T, rng *rand.Rand, dir string, res *Result) []string
 func editRoster(t *testing.T, rng *rand.Rand, dir string, res *Result, people []person) {
 	t.Helper()
 	m := mustManifest(t, dir)
-	var newcomer policeFile
+	var newcomer synth.PoliceRow
 	if rng.IntN(3) == 2 {
 		files, err := filepath.Glob(filepath.Join(dir, "sources", "police-*.parquet"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no police file: %v", err)
 		}
-		police, err := parquet.ReadFile[policeFile](files[0])
+		police, err := parquet.ReadFile[synth.PoliceRow](files[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,11 +267,11 @@ func editRoster(t *testing.T, rng *rand.Rand, dir string, res *Result, people []
 			newcomer = police[rng.IntN(len(police))]
 		}
 	}
-	rewrite(t, m.Roster.Files[0], func(rows []rosterFile) []rosterFile {
+	rewrite(t, m.Roster.Files[0], func(rows []synth.RosterRow) []synth.RosterRow {
 		switch {
 		case newcomer.PersonID != "":
 			app := int32(time.Date(2026, 10, 1+rng.IntN(28), 0, 0, 0, 0, time.UTC).Unix() / 86400)
-			return append(rows, rosterFile{HouseholdID: fmt.Sprintf("NEW-%06d", rng.IntN(1000000)), PersonID: newcomer.PersonID,
+			return append(rows, synth.RosterRow{HouseholdID: fmt.Sprintf("NEW-%06d", rng.IntN(1000000)), PersonID: newcomer.PersonID,
 				Name: newcomer.Name, Relation: "head", RegionCode: rows[0].RegionCode, Area: rows[0].Area, Assistance: "dibao",
 				Status: "applicant", ApplicationDate: &app, AuthorizationRef: "SQ-RANDOM"})
 		case rng.IntN(2) == 0:
@@ -288,7 +280,7 @@ func editRoster(t *testing.T, rng *rand.Rand, dir string, res *Result, people []
 			return rows
 		default:
 			gone := res.Households[rng.IntN(len(res.Households))].ID
-			return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
+			return slices.DeleteFunc(rows, func(r synth.RosterRow) bool { return r.HouseholdID == gone })
 		}
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/store"
+	"github.com/hedui/hedui/synth"
 )
 
 // copyRegion copies the generated region into a folder the test may change.
@@ -116,43 +117,6 @@ func TestIndexGivesTheFullRunsFlags(t *testing.T) {
 	if len(got.Households) != len(want.Households) || len(got.Candidates) != len(want.Candidates) {
 		t.Fatalf("households %d/%d, candidates %d/%d (index/full)", len(got.Households), len(want.Households), len(got.Candidates), len(want.Candidates))
 	}
-}
-
-// Raw rows of the generated files the test changes (as synth writes them).
-type policeFile struct {
-	PersonID       string `parquet:"person_id"`
-	Name           string `parquet:"name"`
-	Gender         string `parquet:"gender,dict"`
-	BirthDate      *int32 `parquet:"birth_date,date"`
-	HukouNo        string `parquet:"hukou_no"`
-	RelationToHead string `parquet:"relation_to_head,dict"`
-	Status         string `parquet:"status,dict"`
-	StatusDate     *int32 `parquet:"status_date,date"`
-	RegionCode     string `parquet:"region_code,dict"`
-}
-
-type vehicleFile struct {
-	OwnerID      string `parquet:"身份证号码"`
-	Name         string `parquet:"姓名"`
-	BirthDate    string `parquet:"出生日期"`
-	RegionCode   string `parquet:"行政区划,dict"`
-	PlateNo      string `parquet:"号牌号码"`
-	VehicleType  string `parquet:"车辆类型,dict"`
-	UseNature    string `parquet:"使用性质,dict"`
-	RegisterDate string `parquet:"登记日期"`
-	Status       string `parquet:"机动车状态,dict"`
-	Price        int64  `parquet:"价格"`
-	Disabled     string `parquet:"残疾人专用车,dict"`
-}
-
-type businessFile struct {
-	PersonID          string  `parquet:"证件号码"`
-	USCC              string  `parquet:"统一社会信用代码"`
-	EntityName        string  `parquet:"企业名称"`
-	Role              string  `parquet:"人员类型,dict"`
-	SubscribedCapital float64 `parquet:"认缴出资额"`
-	Status            string  `parquet:"登记状态,dict"`
-	Established       *int32  `parquet:"成立日期,date"`
 }
 
 // rewrite reads a Parquet file as T, lets change edit the rows and writes
@@ -286,14 +250,14 @@ func TestIncrementalReportsTheChanges(t *testing.T) {
 	}
 
 	// A new car for a clean household.
-	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []vehicleFile) []vehicleFile {
-		return append(rows, vehicleFile{OwnerID: carOwner.PersonID, Name: carOwner.Name, PlateNo: "云A·TEST1", VehicleType: "K33",
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []synth.VehicleRow) []synth.VehicleRow {
+		return append(rows, synth.VehicleRow{OwnerID: carOwner.PersonID, Name: carOwner.Name, PlateNo: "云A·TEST1", VehicleType: "K33",
 			UseNature: "A", RegisterDate: "20260301", Status: "A", Price: 12_000_000, Disabled: "否"})
 	})
 	// A deceased member of another.
 	deathDay := int32(time.Date(2026, 8, 15, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 	policeFileOf := filepath.Join(dir, dead.Police[0].File)
-	rewrite(t, policeFileOf, func(rows []policeFile) []policeFile {
+	rewrite(t, policeFileOf, func(rows []synth.PoliceRow) []synth.PoliceRow {
 		for i := range rows {
 			if rows[i].PersonID == dead.PersonID {
 				rows[i].Status, rows[i].StatusDate = "deceased", &deathDay
@@ -302,8 +266,8 @@ func TestIncrementalReportsTheChanges(t *testing.T) {
 		return rows
 	})
 	// An enterprise removed.
-	rewrite(t, filepath.Join(dir, "sources/business.parquet"), func(rows []businessFile) []businessFile {
-		return slices.DeleteFunc(rows, func(r businessFile) bool { return r.PersonID == bizFlag.PersonID })
+	rewrite(t, filepath.Join(dir, "sources/business.parquet"), func(rows []synth.BusinessRow) []synth.BusinessRow {
+		return slices.DeleteFunc(rows, func(r synth.BusinessRow) bool { return r.PersonID == bizFlag.PersonID })
 	})
 	bumpSnapshot(t, manifest, "sources/vehicle.parquet", "2026-10-31")
 	bumpSnapshot(t, manifest, "sources/business.parquet", "2026-10-31")
@@ -457,23 +421,6 @@ func TestIndexEvaluationAnyWorkers(t *testing.T) {
 	}
 }
 
-// rosterFile is a raw roster row as synth writes it.
-type rosterFile struct {
-	HouseholdID      string  `parquet:"household_id"`
-	PersonID         string  `parquet:"person_id"`
-	Name             string  `parquet:"name"`
-	Relation         string  `parquet:"relation,dict"`
-	RegionCode       string  `parquet:"region_code,dict"`
-	Area             string  `parquet:"area,dict"`
-	Assistance       string  `parquet:"assistance,dict"`
-	MonthlyBenefit   float64 `parquet:"monthly_benefit"`
-	Since            *int32  `parquet:"since,date"`
-	Status           string  `parquet:"status,dict"`
-	ApplicationDate  *int32  `parquet:"application_date,date"`
-	AuthorizationRef string  `parquet:"authorization_ref"`
-	RelativeFiled    bool    `parquet:"relative_filed"`
-}
-
 // indexed copies the test region, builds its index and returns them with
 // the default rule set.
 func indexed(t *testing.T) (dir string, m *sources.Manifest, set *rules.Set, db *store.DB) {
@@ -544,26 +491,13 @@ func TestIncrementalClearsARemovedHousehold(t *testing.T) {
 	if gone == "" {
 		t.Fatal("no flagged household")
 	}
-	rewrite(t, mustManifest(t, dir).Roster.Files[0], func(rows []rosterFile) []rosterFile {
-		return slices.DeleteFunc(rows, func(r rosterFile) bool { return r.HouseholdID == gone })
+	rewrite(t, mustManifest(t, dir).Roster.Files[0], func(rows []synth.RosterRow) []synth.RosterRow {
+		return slices.DeleteFunc(rows, func(r synth.RosterRow) bool { return r.HouseholdID == gone })
 	})
 	res := incrementalAsFullRuns(t, dir, set, db, before, gone+",", "household")
 	if n := res.Incremental.RemovedHouseholds; n != 1 {
 		t.Fatalf("%d households removed, want 1", n)
 	}
-}
-
-type povertyFile struct {
-	PersonID    string `parquet:"person_id"`
-	Status      string `parquet:"status,dict"`
-	HouseholdNo string `parquet:"household_no"`
-}
-
-type disabilityFile struct {
-	PersonID string `parquet:"person_id"`
-	Name     string `parquet:"name"`
-	Category string `parquet:"category,dict"`
-	Grade    int32  `parquet:"grade"`
 }
 
 // TestIncrementalClearsACandidate: an omission candidate whose poverty and
@@ -583,14 +517,14 @@ func TestIncrementalClearsACandidate(t *testing.T) {
 	if gone == "" {
 		t.Fatal("no flagged omission candidate")
 	}
-	rewrite(t, filepath.Join(dir, "sources/poverty.parquet"), func(rows []povertyFile) []povertyFile {
-		return slices.DeleteFunc(rows, func(r povertyFile) bool { return r.PersonID == gone })
+	rewrite(t, filepath.Join(dir, "sources/poverty.parquet"), func(rows []synth.PovertyRow) []synth.PovertyRow {
+		return slices.DeleteFunc(rows, func(r synth.PovertyRow) bool { return r.PersonID == gone })
 	})
-	rewrite(t, filepath.Join(dir, "sources/disability.parquet"), func(rows []disabilityFile) []disabilityFile {
-		return slices.DeleteFunc(rows, func(r disabilityFile) bool { return r.PersonID == gone })
+	rewrite(t, filepath.Join(dir, "sources/disability.parquet"), func(rows []synth.DisabilityRow) []synth.DisabilityRow {
+		return slices.DeleteFunc(rows, func(r synth.DisabilityRow) bool { return r.PersonID == gone })
 	})
 	// A car for someone else: a changed person who is no candidate.
-	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []vehicleFile) []vehicleFile {
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []synth.VehicleRow) []synth.VehicleRow {
 		r := rows[0]
 		r.PlateNo = "云A·TEST2"
 		return append(rows, r)

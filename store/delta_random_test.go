@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/hedui/hedui/synth"
 )
 
 // TestDeltaEqualsFullRewriteOnRandomEdits is a differential test of the
@@ -128,7 +130,7 @@ func editRows[T any](rng *rand.Rand, rows []T, n int, id func(*T) *string) []T {
 	return rows
 }
 
-func editPension(rng *rand.Rand, rows []pensionFile) []pensionFile {
+func editPension(rng *rand.Rand, rows []synth.PensionRow) []synth.PensionRow {
 	for range 1 + rng.IntN(8) {
 		p := &rows[rng.IntN(len(rows))]
 		switch rng.IntN(4) {
@@ -142,10 +144,10 @@ func editPension(rng *rand.Rand, rows []pensionFile) []pensionFile {
 			p.ContributionBase = strconv.Itoa(rng.IntN(10000))
 		}
 	}
-	return editRows(rng, rows, rng.IntN(5), func(p *pensionFile) *string { return &p.PersonID })
+	return editRows(rng, rows, rng.IntN(5), func(p *synth.PensionRow) *string { return &p.PersonID })
 }
 
-func editPolice(rng *rand.Rand, rows []policeFile) []policeFile {
+func editPolice(rng *rand.Rand, rows []synth.PoliceRow) []synth.PoliceRow {
 	for range 1 + rng.IntN(6) {
 		p := &rows[rng.IntN(len(rows))]
 		switch rng.IntN(4) {
@@ -160,13 +162,13 @@ func editPolice(rng *rand.Rand, rows []policeFile) []policeFile {
 			p.StatusDate = nil
 		}
 	}
-	return editRows(rng, rows, rng.IntN(5), func(p *policeFile) *string { return &p.PersonID })
+	return editRows(rng, rows, rng.IntN(5), func(p *synth.PoliceRow) *string { return &p.PersonID })
 }
 
 // editRoster moves members between households, renames them (a person's
 // first row decides the name they are found under), changes their region,
 // area or assistance (a triple may appear or leave), and makes applicants.
-func editRoster(rng *rand.Rand, rows []rosterFile) []rosterFile {
+func editRoster(rng *rand.Rand, rows []synth.RosterRow) []synth.RosterRow {
 	for range 1 + rng.IntN(8) {
 		p := &rows[rng.IntN(len(rows))]
 		switch rng.IntN(6) {
@@ -185,5 +187,5 @@ func editRoster(rng *rand.Rand, rows []rosterFile) []rosterFile {
 			p.MonthlyBenefit = float64(rng.IntN(2000))
 		}
 	}
-	return editRows(rng, rows, rng.IntN(4), func(p *rosterFile) *string { return &p.PersonID })
+	return editRows(rng, rows, rng.IntN(4), func(p *synth.RosterRow) *string { return &p.PersonID })
 }

@@ -18,45 +18,8 @@ import (
 
 	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/sources/personid"
+	"github.com/hedui/hedui/synth"
 )
-
-// The synth files' layouts (synth/write.go), to edit them.
-type pensionFile struct {
-	PersonID         string `parquet:"person_id"`
-	Scheme           string `parquet:"scheme,dict"`
-	State            string `parquet:"state,dict"`
-	MonthlyAmount    string `parquet:"monthly_amount"`
-	ContributionBase string `parquet:"contribution_base"`
-	Period           string `parquet:"period,dict"`
-}
-
-type rosterFile struct {
-	HouseholdID      string  `parquet:"household_id"`
-	PersonID         string  `parquet:"person_id"`
-	Name             string  `parquet:"name"`
-	Relation         string  `parquet:"relation,dict"`
-	RegionCode       string  `parquet:"region_code,dict"`
-	Area             string  `parquet:"area,dict"`
-	Assistance       string  `parquet:"assistance,dict"`
-	MonthlyBenefit   float64 `parquet:"monthly_benefit"`
-	Since            *int32  `parquet:"since,date"`
-	Status           string  `parquet:"status,dict"`
-	ApplicationDate  *int32  `parquet:"application_date,date"`
-	AuthorizationRef string  `parquet:"authorization_ref"`
-	RelativeFiled    bool    `parquet:"relative_filed"`
-}
-
-type policeFile struct {
-	PersonID       string `parquet:"person_id"`
-	Name           string `parquet:"name"`
-	Gender         string `parquet:"gender,dict"`
-	BirthDate      *int32 `parquet:"birth_date,date"`
-	HukouNo        string `parquet:"hukou_no"`
-	RelationToHead string `parquet:"relation_to_head,dict"`
-	Status         string `parquet:"status,dict"`
-	StatusDate     *int32 `parquet:"status_date,date"`
-	RegionCode     string `parquet:"region_code,dict"`
-}
 
 func editFile[T any](t *testing.T, path string, change func([]T) []T) {
 	t.Helper()
@@ -230,7 +193,7 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 	police := polices[0]
 	roster := filepath.Join(dir, "roster.parquet")
 	var moved, other string
-	var twice, renamed, newcomer, movedHH rosterFile // roster persons the rounds edit
+	var twice, renamed, newcomer, movedHH synth.RosterRow // roster persons the rounds edit
 	rounds := []struct {
 		name string
 		edit func()
@@ -239,7 +202,7 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 		shifts []string
 	}{
 		{"add, change, remove, move", func() {
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				moved, other = rows[30].PersonID, rows[31].PersonID
 				rows[10].MonthlyAmount = "4321.50"
 				rows[30].PersonID = rows[31].PersonID // moved to another person
@@ -248,15 +211,15 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 				add.PersonID, add.State = rows[100].PersonID, "暂停" // added
 				return append(rows, add)
 			})
-			editFile(t, police, func(rows []policeFile) []policeFile {
+			editFile(t, police, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				rows[5].HukouNo = rows[40].HukouNo // moved to another hukou
 				rows[7].Status = "deceased"
 				rows[9].PersonID = "not-an-id" // now filed by name and birth date
-				newcomer = rosterFile{HouseholdID: "NEW-0001", PersonID: rows[len(rows)-1].PersonID, Name: rows[len(rows)-1].Name,
+				newcomer = synth.RosterRow{HouseholdID: "NEW-0001", PersonID: rows[len(rows)-1].PersonID, Name: rows[len(rows)-1].Name,
 					Relation: "head", RegionCode: "530199", Area: "urban", Assistance: "dibao", Status: "applicant"}
 				return rows
 			})
-			editFile(t, roster, func(rows []rosterFile) []rosterFile {
+			editFile(t, roster, func(rows []synth.RosterRow) []synth.RosterRow {
 				twice, renamed = rows[0], rows[5]
 				rows[3].HouseholdID = rows[20].HouseholdID // moved to another household
 				rows[5].Name = "改名"                        // the person's first row: found by another name
@@ -270,32 +233,32 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 		{"removed mid-file", func() {
 			// Every later row moves up: their keys (row ordinals) and values
 			// (row numbers) change, but not their content or change-set groups.
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				return append(rows[:20:20], rows[21:]...)
 			})
-			editFile(t, police, func(rows []policeFile) []policeFile {
+			editFile(t, police, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				return append(rows[:20:20], rows[21:]...)
 			})
-			editFile(t, roster, func(rows []rosterFile) []rosterFile {
+			editFile(t, roster, func(rows []synth.RosterRow) []synth.RosterRow {
 				movedHH = rows[30]
 				return append(rows[:20:20], rows[21:]...)
 			})
 		}, []string{"sources/pension.parquet", "sources/police-*.parquet", "roster.parquet"}},
 		{"a delta after a delta", func() {
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				rows[10].MonthlyAmount = "100.00"
 				return rows[:len(rows)-3] // the added row and two more removed at the end
 			})
-			editFile(t, police, func(rows []policeFile) []policeFile {
+			editFile(t, police, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				rows[5].HukouNo = rows[6].HukouNo
 				rows[9].Name = "改名"
 				return rows
 			})
-			editFile(t, roster, func(rows []rosterFile) []rosterFile {
+			editFile(t, roster, func(rows []synth.RosterRow) []synth.RosterRow {
 				// The first row of a person with two goes: the second is
 				// first now. The new household leaves, and its triple with
 				// it; so does a whole household of the first build.
-				rows = slices.DeleteFunc(rows, func(r rosterFile) bool {
+				rows = slices.DeleteFunc(rows, func(r synth.RosterRow) bool {
 					return r == twice || r.HouseholdID == newcomer.HouseholdID || r.HouseholdID == movedHH.HouseholdID
 				})
 				for i := range rows {
@@ -479,7 +442,7 @@ func TestRosterOfAnOlderIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round, want := range []bool{false, true} {
-		editFile(t, roster, func(rows []rosterFile) []rosterFile {
+		editFile(t, roster, func(rows []synth.RosterRow) []synth.RosterRow {
 			rows[round].MonthlyBenefit += 100
 			return rows
 		})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/hedui/hedui/synth"
 )
 
 // regionCopy copies the test region and rewrites its pension and police
@@ -30,8 +32,8 @@ func regionCopy(t *testing.T) (dir, manifest, police string) {
 	if err != nil || len(polices) == 0 {
 		t.Fatalf("no police file: %v", err)
 	}
-	editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile { return rows })
-	editFile(t, polices[0], func(rows []policeFile) []policeFile { return rows })
+	editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow { return rows })
+	editFile(t, polices[0], func(rows []synth.PoliceRow) []synth.PoliceRow { return rows })
 	return dir, filepath.Join(dir, "sources.yaml"), polices[0]
 }
 
@@ -58,12 +60,12 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 		changedCols int
 	}{
 		{"one value, a sparse column, a bad value", func() {
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				rows[10].MonthlyAmount = "4321.50"
 				rows[12].MonthlyAmount = "not an amount"
 				return rows
 			})
-			editFile(t, police, func(rows []policeFile) []policeFile {
+			editFile(t, police, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				filled, emptied, redated = -1, -1, -1
 				for i := range rows {
 					switch {
@@ -87,7 +89,7 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 		}, 5, -1},
 		{"nothing changed but the snapshot", func() {}, 0, 0},
 		{"the bad value mended", func() {
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				rows[12].MonthlyAmount = "12.00"
 				return rows
 			})
@@ -105,12 +107,12 @@ func TestDeltaDecodesOnlyChangedRows(t *testing.T) {
 			}
 		}, -1, -1},
 		{"an ID no longer valid, another mended, a hukou moved", func() {
-			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []pensionFile) []pensionFile {
+			editFile(t, filepath.Join(dir, "sources/pension.parquet"), func(rows []synth.PensionRow) []synth.PensionRow {
 				rows[3].PersonID = rows[3].PersonID[:17] + "?"
 				rows[12].MonthlyAmount = "13.00"
 				return rows
 			})
-			editFile(t, police, func(rows []policeFile) []policeFile {
+			editFile(t, police, func(rows []synth.PoliceRow) []synth.PoliceRow {
 				rows[9].PersonID = "not-an-id"
 				rows[5].HukouNo = rows[40].HukouNo
 				return rows
@@ -241,7 +243,7 @@ func TestDeltaFromOldTableDecodesAll(t *testing.T) {
 	pension := filepath.Join(dir, "sources/pension.parquet")
 	downgradeTables(t, deltaDB)
 	for i, value := range []string{"4321.50", "4321.75"} {
-		editFile(t, pension, func(rows []pensionFile) []pensionFile {
+		editFile(t, pension, func(rows []synth.PensionRow) []synth.PensionRow {
 			rows[10].MonthlyAmount = value
 			return rows
 		})

@@ -28,22 +28,22 @@ type writers struct {
 	asOf time.Time
 	sum  *Summary
 
-	roster     *pqSink[rosterRow]
-	police     *pqSink[policeRow] // the current county's file
+	roster     *pqSink[RosterRow]
+	police     *pqSink[PoliceRow] // the current county's file
 	policeAll  []string
 	policeRows int64 // rows of the closed police files
-	vehicle    *pqSink[vehicleRow]
+	vehicle    *pqSink[VehicleRow]
 	realestate *csvSink
-	pension    *pqSink[pensionRow]
-	fund       *pqSink[fundRow]
-	court      *pqSink[courtRow]
-	business   *pqSink[businessRow]
-	payroll    *pqSink[payrollRow]
-	medical    map[int]*pqSink[medicalRow] // by settlement year
-	disability *pqSink[disabilityRow]
-	poverty    *pqSink[povertyRow]
-	deposit    *pqSink[depositRow]
-	staff      *pqSink[staffRow]
+	pension    *pqSink[PensionRow]
+	fund       *pqSink[FundRow]
+	court      *pqSink[CourtRow]
+	business   *pqSink[BusinessRow]
+	payroll    *pqSink[PayrollRow]
+	medical    map[int]*pqSink[MedicalRow] // by settlement year
+	disability *pqSink[DisabilityRow]
+	poverty    *pqSink[PovertyRow]
+	deposit    *pqSink[DepositRow]
+	staff      *pqSink[StaffRow]
 
 	truthTmp   *os.File
 	truth      *bufio.Writer
@@ -54,35 +54,35 @@ type writers struct {
 }
 
 func newWriters(out string, asOf time.Time) (*writers, error) {
-	w := &writers{out: out, asOf: asOf, medical: map[int]*pqSink[medicalRow]{}, firstBlock: true}
+	w := &writers{out: out, asOf: asOf, medical: map[int]*pqSink[MedicalRow]{}, firstBlock: true}
 	var err error
 	open := func(f func() error) {
 		if err == nil {
 			err = f()
 		}
 	}
-	open(func() (e error) { w.roster, e = newSink[rosterRow](out, "roster.parquet", "zstd"); return })
-	open(func() (e error) { w.vehicle, e = newSink[vehicleRow](out, "sources/vehicle.parquet", "snappy"); return })
+	open(func() (e error) { w.roster, e = newSink[RosterRow](out, "roster.parquet", "zstd"); return })
+	open(func() (e error) { w.vehicle, e = newSink[VehicleRow](out, "sources/vehicle.parquet", "snappy"); return })
 	open(func() (e error) {
 		w.realestate, e = newCSVSink(out, "sources/realestate.csv",
 			[]string{"权利人证件号码", "权利人", "不动产权证号", "用途", "建筑面积", "权利份额", "登记时间", "权属状态"})
 		return
 	})
-	open(func() (e error) { w.pension, e = newSink[pensionRow](out, "sources/pension.parquet", "zstd"); return })
-	open(func() (e error) { w.fund, e = newSink[fundRow](out, "sources/fund.parquet", "zstd"); return })
-	open(func() (e error) { w.court, e = newSink[courtRow](out, "sources/court.parquet", "snappy"); return })
+	open(func() (e error) { w.pension, e = newSink[PensionRow](out, "sources/pension.parquet", "zstd"); return })
+	open(func() (e error) { w.fund, e = newSink[FundRow](out, "sources/fund.parquet", "zstd"); return })
+	open(func() (e error) { w.court, e = newSink[CourtRow](out, "sources/court.parquet", "snappy"); return })
 	open(func() (e error) {
-		w.business, e = newSink[businessRow](out, "sources/business.parquet", "zstd")
+		w.business, e = newSink[BusinessRow](out, "sources/business.parquet", "zstd")
 		return
 	})
-	open(func() (e error) { w.payroll, e = newSink[payrollRow](out, "sources/payroll.parquet", "zstd"); return })
+	open(func() (e error) { w.payroll, e = newSink[PayrollRow](out, "sources/payroll.parquet", "zstd"); return })
 	open(func() (e error) {
-		w.disability, e = newSink[disabilityRow](out, "sources/disability.parquet", "zstd")
+		w.disability, e = newSink[DisabilityRow](out, "sources/disability.parquet", "zstd")
 		return
 	})
-	open(func() (e error) { w.poverty, e = newSink[povertyRow](out, "sources/poverty.parquet", "zstd"); return })
-	open(func() (e error) { w.deposit, e = newSink[depositRow](out, "sources/deposit.parquet", "zstd"); return })
-	open(func() (e error) { w.staff, e = newSink[staffRow](out, "sources/staff.parquet", "zstd"); return })
+	open(func() (e error) { w.poverty, e = newSink[PovertyRow](out, "sources/poverty.parquet", "zstd"); return })
+	open(func() (e error) { w.deposit, e = newSink[DepositRow](out, "sources/deposit.parquet", "zstd"); return })
+	open(func() (e error) { w.staff, e = newSink[StaffRow](out, "sources/staff.parquet", "zstd"); return })
 	open(func() (e error) {
 		w.truthTmp, e = os.Create(filepath.Join(out, "truth.csv.part"))
 		w.truth = bufio.NewWriterSize(w.truthTmp, 1<<16)
@@ -111,7 +111,7 @@ func (w *writers) openCounty(c county) error {
 		return err
 	}
 	rel := "sources/police-" + c.Code + ".parquet"
-	s, err := newSink[policeRow](w.out, rel, "zstd")
+	s, err := newSink[PoliceRow](w.out, rel, "zstd")
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 	// Roster.
 	for _, h := range b.households {
 		for _, m := range h.members {
-			r := rosterRow{
+			r := RosterRow{
 				HouseholdID: h.id, PersonID: w.rawID(m.p, rosterDirty), Name: m.p.name, Relation: m.relation,
 				RegionCode: h.region, Area: h.area, Assistance: h.assistance, MonthlyBenefit: h.benefit,
 				Since: days(h.since), Status: h.status, ApplicationDate: days(h.appDate),
@@ -286,27 +286,27 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 	var forced [13]bool
 	// Police: everyone.
 	for _, p := range b.people {
-		row := policeRow{
+		row := PoliceRow{
 			Name: p.pname, Gender: genderCodes.raw(gender(p)), BirthDate: days(p.dob), HukouNo: p.hukou,
 			RelationToHead: p.rel, Status: p.pstatus, StatusDate: days(p.pdate), RegionCode: p.region,
 		}
-		check(emitJunk(w, w.police, sources.KindPolice, &forced[0], region, p, row, func(r *policeRow, id string) {
+		check(emitJunk(w, w.police, sources.KindPolice, &forced[0], region, p, row, func(r *PoliceRow, id string) {
 			r.PersonID, r.Name, r.BirthDate, r.RegionCode = id, "", nil, ""
 			r.HukouNo, r.RelationToHead, r.Status, r.StatusDate = "000000000000000", "other", "normal", nil
-		}, func(r *policeRow, id string) { r.PersonID = id }))
+		}, func(r *PoliceRow, id string) { r.PersonID = id }))
 	}
 	// Vehicles, then the rows whose owner ID is invalid but name and birth
 	// date identify a roster member.
 	for _, p := range b.people {
 		for _, v := range p.r.vehicle {
-			row := w.vehicleRow(v, p)
+			row := w.VehicleRow(v, p)
 			check(emitJunk(w, w.vehicle, sources.KindVehicle, &forced[1], region, p, row,
-				func(r *vehicleRow, id string) { r.OwnerID, r.Name, r.BirthDate, r.RegionCode = id, "", "", "" },
-				func(r *vehicleRow, id string) { r.OwnerID = id }))
+				func(r *VehicleRow, id string) { r.OwnerID, r.Name, r.BirthDate, r.RegionCode = id, "", "", "" },
+				func(r *VehicleRow, id string) { r.OwnerID = id }))
 		}
 	}
 	for _, nd := range b.nd {
-		row := w.vehicleRow(nd.v, nd.p)
+		row := w.VehicleRow(nd.v, nd.p)
 		row.OwnerID = nd.raw
 		m := w.sum.Dirty[sources.KindVehicle]
 		if m == nil {
@@ -335,16 +335,16 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.pension {
-			row := pensionRow{Scheme: pensionScheme.raw(r.Scheme), State: pensionState.raw(r.State),
+			row := PensionRow{Scheme: pensionScheme.raw(r.Scheme), State: pensionState.raw(r.State),
 				MonthlyAmount: money(r.MonthlyAmount), ContributionBase: money(r.ContributionBase), Period: ymd(r.Period, "200601")}
-			check(emit(w, w.pension, sources.KindPension, &forced[3], region, p, row, func(r *pensionRow, id string) { r.PersonID = id }))
+			check(emit(w, w.pension, sources.KindPension, &forced[3], region, p, row, func(r *PensionRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.fund {
-			row := fundRow{Employer: r.Employer, MonthlyDeposit: r.MonthlyDeposit, DepositBase: r.DepositBase,
+			row := FundRow{Employer: r.Employer, MonthlyDeposit: r.MonthlyDeposit, DepositBase: r.DepositBase,
 				AccountStatus: fundStatus.raw(r.AccountStatus), LastDepositMonth: ymd(r.LastDepositMonth, "200601")}
-			check(emit(w, w.fund, sources.KindFund, &forced[4], region, p, row, func(r *fundRow, id string) { r.PersonID = id }))
+			check(emit(w, w.fund, sources.KindFund, &forced[4], region, p, row, func(r *FundRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
@@ -353,57 +353,57 @@ func (w *writers) block(seed int64, b *block, flags []flag) error {
 			if r.CaseType == "support" && w.r.IntN(2) == 0 {
 				raw = "赡养纠纷"
 			}
-			row := courtRow{CaseNo: r.CaseNo, CaseType: raw, EffectiveDate: ymd(r.EffectiveDate, "2006/01/02"), Role: r.Role}
-			check(emit(w, w.court, sources.KindCourt, &forced[5], region, p, row, func(r *courtRow, id string) { r.PartyID = id }))
+			row := CourtRow{CaseNo: r.CaseNo, CaseType: raw, EffectiveDate: ymd(r.EffectiveDate, "2006/01/02"), Role: r.Role}
+			check(emit(w, w.court, sources.KindCourt, &forced[5], region, p, row, func(r *CourtRow, id string) { r.PartyID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.business {
-			row := businessRow{USCC: r.USCC, EntityName: r.EntityName, Role: businessRole.raw(r.Role),
+			row := BusinessRow{USCC: r.USCC, EntityName: r.EntityName, Role: businessRole.raw(r.Role),
 				SubscribedCapital: r.SubscribedCapital / 10000, Status: businessStatus.raw(r.Status), Established: days(r.Established)}
-			check(emit(w, w.business, sources.KindBusiness, &forced[6], region, p, row, func(r *businessRow, id string) { r.PersonID = id }))
+			check(emit(w, w.business, sources.KindBusiness, &forced[6], region, p, row, func(r *BusinessRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.payroll {
-			row := payrollRow{Employer: r.Employer, MonthlySalary: money(r.MonthlySalary), Status: r.Status}
-			check(emit(w, w.payroll, sources.KindPayroll, &forced[7], region, p, row, func(r *payrollRow, id string) { r.PersonID = id }))
+			row := PayrollRow{Employer: r.Employer, MonthlySalary: money(r.MonthlySalary), Status: r.Status}
+			check(emit(w, w.payroll, sources.KindPayroll, &forced[7], region, p, row, func(r *PayrollRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.medical {
-			row := medicalRow{SettleDate: days(r.SettleDate), TotalCost: fen(r.TotalCost), SelfPaid: fen(r.SelfPaid)}
+			row := MedicalRow{SettleDate: days(r.SettleDate), TotalCost: fen(r.TotalCost), SelfPaid: fen(r.SelfPaid)}
 			s, e := w.medicalSink(r.SettleDate.Year())
 			if e != nil {
 				return e
 			}
-			check(emit(w, s, sources.KindMedical, &forced[8], region, p, row, func(r *medicalRow, id string) { r.PersonID = id }))
+			check(emit(w, s, sources.KindMedical, &forced[8], region, p, row, func(r *MedicalRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.disability {
-			row := disabilityRow{Name: p.name, Category: disabilityCat.raw(r.Category), Grade: int32(r.Grade)}
+			row := DisabilityRow{Name: p.name, Category: disabilityCat.raw(r.Category), Grade: int32(r.Grade)}
 			check(emitJunk(w, w.disability, sources.KindDisability, &forced[9], region, p, row,
-				func(r *disabilityRow, id string) { r.PersonID, r.Name = id, "" }, func(r *disabilityRow, id string) { r.PersonID = id }))
+				func(r *DisabilityRow, id string) { r.PersonID, r.Name = id, "" }, func(r *DisabilityRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.poverty {
-			row := povertyRow{Status: povertyStatus.raw(r.Status), HouseholdNo: r.HouseholdNo}
-			check(emit(w, w.poverty, sources.KindPoverty, &forced[10], region, p, row, func(r *povertyRow, id string) { r.PersonID = id }))
+			row := PovertyRow{Status: povertyStatus.raw(r.Status), HouseholdNo: r.HouseholdNo}
+			check(emit(w, w.poverty, sources.KindPoverty, &forced[10], region, p, row, func(r *PovertyRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.deposit {
-			row := depositRow{Balance: r.Balance, AsOf: days(r.AsOf)}
-			check(emit(w, w.deposit, sources.KindDeposit, &forced[11], region, p, row, func(r *depositRow, id string) { r.PersonID = id }))
+			row := DepositRow{Balance: r.Balance, AsOf: days(r.AsOf)}
+			check(emit(w, w.deposit, sources.KindDeposit, &forced[11], region, p, row, func(r *DepositRow, id string) { r.PersonID = id }))
 		}
 	}
 	for _, p := range b.people {
 		for _, r := range p.r.staff {
-			row := staffRow{Name: p.name, Role: r.Role}
+			row := StaffRow{Name: p.name, Role: r.Role}
 			check(emitJunk(w, w.staff, sources.KindStaff, &forced[12], region, p, row,
-				func(r *staffRow, id string) { r.PersonID, r.Name = id, "" }, func(r *staffRow, id string) { r.PersonID = id }))
+				func(r *StaffRow, id string) { r.PersonID, r.Name = id, "" }, func(r *StaffRow, id string) { r.PersonID = id }))
 		}
 	}
 	w.firstBlock = false
@@ -423,23 +423,23 @@ func gender(p *person) string {
 	return "female"
 }
 
-func (w *writers) vehicleRow(v sources.Vehicle, p *person) vehicleRow {
+func (w *writers) VehicleRow(v sources.Vehicle, p *person) VehicleRow {
 	dis := "否"
 	if v.Disabled {
 		dis = "是"
 	}
-	return vehicleRow{
+	return VehicleRow{
 		Name: p.name, BirthDate: ymd(p.dob, "20060102"), RegionCode: p.region, PlateNo: v.PlateNo,
 		VehicleType: v.VehicleType, UseNature: v.UseNature, RegisterDate: ymd(v.RegisterDate, "20060102"),
 		Status: vehicleStatus.raw(v.Status), Price: fen(v.Price), Disabled: dis,
 	}
 }
 
-func (w *writers) medicalSink(year int) (*pqSink[medicalRow], error) {
+func (w *writers) medicalSink(year int) (*pqSink[MedicalRow], error) {
 	if s := w.medical[year]; s != nil {
 		return s, nil
 	}
-	s, err := newSink[medicalRow](w.out, fmt.Sprintf("sources/medical-%d.parquet", year), "zstd")
+	s, err := newSink[MedicalRow](w.out, fmt.Sprintf("sources/medical-%d.parquet", year), "zstd")
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,10 @@ import (
 
 // Raw row layouts, one per source as the department ships it. Column names,
 // codes, units and date layouts differ on purpose; sources.yaml maps them.
+// They are exported for tests that edit generated files.
 
-type rosterRow struct {
+// RosterRow is a row of roster.parquet, the households under review.
+type RosterRow struct {
 	HouseholdID      string  `parquet:"household_id"`
 	PersonID         string  `parquet:"person_id"`
 	Name             string  `parquet:"name"`
@@ -34,7 +36,8 @@ type rosterRow struct {
 	RelativeFiled    bool    `parquet:"relative_filed"`
 }
 
-type policeRow struct {
+// PoliceRow is a row of the police household register (police-*.parquet).
+type PoliceRow struct {
 	PersonID       string `parquet:"person_id"`
 	Name           string `parquet:"name"`
 	Gender         string `parquet:"gender,dict"` // GB/T 2261.1: 1 male, 2 female
@@ -46,7 +49,8 @@ type policeRow struct {
 	RegionCode     string `parquet:"region_code,dict"`
 }
 
-type vehicleRow struct {
+// VehicleRow is a row of vehicle.parquet, in the vehicle office's Chinese column names.
+type VehicleRow struct {
 	OwnerID      string `parquet:"身份证号码"`
 	Name         string `parquet:"姓名"`
 	BirthDate    string `parquet:"出生日期"` // %Y%m%d
@@ -60,7 +64,8 @@ type vehicleRow struct {
 	Disabled     string `parquet:"残疾人专用车,dict"` // 是/否
 }
 
-type pensionRow struct {
+// PensionRow is a row of pension.parquet; amounts are text, as shipped.
+type PensionRow struct {
 	PersonID         string `parquet:"person_id"`
 	Scheme           string `parquet:"scheme,dict"`
 	State            string `parquet:"state,dict"`
@@ -69,7 +74,8 @@ type pensionRow struct {
 	Period           string `parquet:"period,dict"`
 }
 
-type fundRow struct {
+// FundRow is a row of fund.parquet (housing provident fund).
+type FundRow struct {
 	PersonID         string  `parquet:"person_id"`
 	Employer         string  `parquet:"employer,dict"`
 	MonthlyDeposit   float64 `parquet:"monthly_deposit"`
@@ -78,7 +84,8 @@ type fundRow struct {
 	LastDepositMonth string  `parquet:"last_deposit_month,dict"`
 }
 
-type courtRow struct {
+// CourtRow is a row of court.parquet (effective judgements).
+type CourtRow struct {
 	PartyID       string `parquet:"当事人证件号码"`
 	CaseNo        string `parquet:"案号"`
 	CaseType      string `parquet:"案由,dict"`
@@ -86,7 +93,8 @@ type courtRow struct {
 	Role          string `parquet:"诉讼地位,dict"`
 }
 
-type businessRow struct {
+// BusinessRow is a row of business.parquet (enterprise registrations).
+type BusinessRow struct {
 	PersonID          string  `parquet:"证件号码"`
 	USCC              string  `parquet:"统一社会信用代码"`
 	EntityName        string  `parquet:"企业名称"`
@@ -96,40 +104,46 @@ type businessRow struct {
 	Established       *int32  `parquet:"成立日期,date"`
 }
 
-type payrollRow struct {
+// PayrollRow is a row of payroll.parquet (public payroll).
+type PayrollRow struct {
 	PersonID      string `parquet:"person_id"`
 	Employer      string `parquet:"employer,dict"`
 	MonthlySalary string `parquet:"monthly_salary"`
 	Status        string `parquet:"status,dict"`
 }
 
-type medicalRow struct {
+// MedicalRow is a row of medical-*.parquet (medical settlements).
+type MedicalRow struct {
 	PersonID   string `parquet:"person_id"`
 	SettleDate *int32 `parquet:"settle_date,date"`
 	TotalCost  int64  `parquet:"total_cost"` // 分
 	SelfPaid   int64  `parquet:"self_paid"`  // 分
 }
 
-type disabilityRow struct {
+// DisabilityRow is a row of disability.parquet.
+type DisabilityRow struct {
 	PersonID string `parquet:"person_id"`
 	Name     string `parquet:"name"`
 	Category string `parquet:"category,dict"` // GB/T 26341 codes 1–7
 	Grade    int32  `parquet:"grade"`
 }
 
-type povertyRow struct {
+// PovertyRow is a row of poverty.parquet (the poverty registry).
+type PovertyRow struct {
 	PersonID    string `parquet:"person_id"`
 	Status      string `parquet:"status,dict"`
 	HouseholdNo string `parquet:"household_no"`
 }
 
-type depositRow struct {
+// DepositRow is a row of deposit.parquet (bank deposits).
+type DepositRow struct {
 	PersonID string  `parquet:"person_id"`
 	Balance  float64 `parquet:"balance"`
 	AsOf     *int32  `parquet:"as_of,date"`
 }
 
-type staffRow struct {
+// StaffRow is a row of staff.parquet (the assistance agencies' staff).
+type StaffRow struct {
 	PersonID string `parquet:"person_id"`
 	Name     string `parquet:"name"`
 	Role     string `parquet:"role,dict"`
