@@ -184,6 +184,9 @@ func (d *delta) apply(ctx context.Context) error {
 		break
 	}
 	if d.staged {
+		if d.opts.afterFlip != nil {
+			d.opts.afterFlip()
+		}
 		if err := d.db.applyStaged(d.src, d.gen); err != nil {
 			return err
 		}

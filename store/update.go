@@ -46,6 +46,9 @@ type UpdateOptions struct {
 	maxStagedRows, maxStagedBytes int64
 	// decoded, if set, counts the rows a delta decoded (tests).
 	decoded *atomic.Int64
+	// afterFlip, if set, is called once a staged delta is live and before
+	// its logged writes are applied (the crash test kills there).
+	afterFlip func()
 }
 
 // SourceUpdate says what Update did with one manifest entry.
