@@ -76,8 +76,7 @@ type deltaRow struct {
 	old rowEntry // flag 0: no live row at seq
 	new rowEntry // flag 0: no row at seq any more
 	key personid.Key
-	val []byte         // the new value
-	rec sources.Record // the new police or roster record (its second key)
+	val []byte // the new value
 }
 
 // apply scans the source, writes the new digest table and commits the delta
@@ -434,9 +433,6 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 		}
 		if rec != nil {
 			r.val = append([]byte(nil), buf...)
-			if d.keyed() {
-				r.rec = rec
-			}
 		}
 		bytes += int64(2*len(r.val)) + perRowOverhead
 		local = append(local, r)
@@ -703,8 +699,16 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 				return 0, err
 			}
 			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)
-			if err := d.second(w, diff, r.rec, r.key, r.new.digest, r.seq, r.val, 1); err != nil {
-				return 0, err
+			if d.keyed() {
+				// Decoded again rather than kept from the scan: the rows a
+				// delta holds stay within its byte budget.
+				rec, err := cd.decode(r.key, r.val)
+				if err != nil {
+					return 0, err
+				}
+				if err := d.second(w, diff, rec, r.key, r.new.digest, r.seq, r.val, 1); err != nil {
+					return 0, err
+				}
 			}
 		}
 	}

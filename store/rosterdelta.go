@@ -81,7 +81,11 @@ func (d *delta) rosterFirsts(txn *badger.Txn, rows []deltaRow, cd *codec) ([]fir
 		}
 		switch a := added[key]; {
 		case a != nil && (kept.key == 0 || a.seq < kept.seq):
-			m.new = rosterFirst{key, a.seq, rosterND(key, a.rec.(*sources.RosterMember))}
+			rec, err := cd.decode(key, a.val)
+			if err != nil {
+				return nil, err
+			}
+			m.new = rosterFirst{key, a.seq, rosterND(key, rec.(*sources.RosterMember))}
 		case kept.key != 0:
 			m.new = kept
 		}
