@@ -156,10 +156,7 @@ func (db *DB) collect(pending bool) error {
 		garbage[s.ID] = s.Garbage
 		if pending && s.Pending != 0 {
 			dead[s.ID] = s.Pending
-			prefixes = append(prefixes, genPrefix(kindChange, s.ID, s.Pending), genPrefix(kindStaged, s.ID, s.Pending))
-			for _, k := range dataKinds {
-				prefixes = append(prefixes, genPrefix(k, s.ID, s.Pending))
-			}
+			prefixes = append(prefixes, pendingPrefixes(s.ID, s.Pending)...)
 		}
 	}
 	if len(prefixes) == 0 {
@@ -175,6 +172,43 @@ func (db *DB) collect(pending bool) error {
 			if g, ok := dead[s.ID]; ok && s.Pending == g {
 				s.Pending = 0
 			}
+		}
+		return nil
+	})
+}
+
+// pendingPrefixes are the key prefixes an unfinished generation gen of
+// source src may have written: its rows (a full write), its change set and
+// its staged log (a delta).
+func pendingPrefixes(src uint16, gen uint32) [][]byte {
+	prefixes := [][]byte{genPrefix(kindChange, src, gen), genPrefix(kindStaged, src, gen)}
+	for _, k := range dataKinds {
+		prefixes = append(prefixes, genPrefix(k, src, gen))
+	}
+	return prefixes
+}
+
+// dropPending removes what a failed update of source src left under its
+// pending generation gen, files beside badger included, and clears the
+// mark, as Open does after a dead writer: the next update in this process
+// (the intake service applies them without restarting) can then run. A
+// generation already made live (a staged delta whose apply failed) is not
+// pending any more and is left for recoverStaged.
+func (db *DB) dropPending(src uint16, gen uint32) error {
+	cat, err := db.Catalog()
+	if err != nil {
+		return err
+	}
+	if s := cat.byID(src); s == nil || s.Pending != gen {
+		return nil
+	}
+	if err := db.bdb.DropPrefix(pendingPrefixes(src, gen)...); err != nil {
+		return err
+	}
+	db.removeTable(src, gen)
+	return db.editCatalog(func(c *Catalog) error {
+		if s := c.byID(src); s != nil && s.Pending == gen {
+			s.Pending = 0
 		}
 		return nil
 	})

@@ -145,9 +145,9 @@ func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOption
 
 // updateEntry rebuilds one source if it changed. pos is the entry's place in
 // the manifest (the roster 0); -1 means the entry left the manifest.
-func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.Entry, pos int, opts UpdateOptions, cat *Catalog) (SourceUpdate, error) {
+func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.Entry, pos int, opts UpdateOptions, cat *Catalog) (u SourceUpdate, err error) {
 	start := time.Now()
-	u := SourceUpdate{Kind: e.Kind, Path: e.Path, Snapshot: e.Snapshot.Format(time.DateOnly)}
+	u = SourceUpdate{Kind: e.Kind, Path: e.Path, Snapshot: e.Snapshot.Format(time.DateOnly)}
 	fp := ""
 	if pos >= 0 {
 		var err error
@@ -172,7 +172,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	}
 	var src uint16
 	var gen, oldGen, oldData uint32
-	err := db.editCatalog(func(c *Catalog) error {
+	err = db.editCatalog(func(c *Catalog) error {
 		s := c.source(e.Kind, e.Path)
 		if s == nil {
 			c.Sources = append(c.Sources, Source{ID: c.NextSrc, Kind: e.Kind, Path: e.Path})
@@ -190,6 +190,11 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 	if err != nil {
 		return u, err
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, db.dropPending(src, gen))
+		}
+	}()
 	if pos >= 0 && oldGen != 0 && !opts.Rewrite {
 		d := &delta{db: db, m: m, e: e, src: src, gen: gen, oldGen: oldGen, data: oldData, fp: fp, opts: opts}
 		err := d.apply(ctx)
