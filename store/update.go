@@ -180,7 +180,9 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 			s = &c.Sources[len(c.Sources)-1]
 		}
 		if s.Pending != 0 {
-			return fmt.Errorf("generation %d of this source is still being written by another process", s.Pending)
+			// Open drops what a dead writer left, and a failed update its
+			// own (dropPending): only a failure of that leaves one here.
+			return fmt.Errorf("generation %d of this source was left pending by an update that failed; reopen the index to drop it", s.Pending)
 		}
 		src, gen, oldGen, oldData = s.ID, c.NextGen, s.Gen, s.dataGen()
 		s.Pending = gen
