@@ -2,6 +2,7 @@ package serve
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/hedui/hedui/sources/personid"
+	"github.com/hedui/hedui/synth"
 )
 
 // newSnapshot writes, next to the region's manifest, a second manifest
@@ -175,4 +181,96 @@ func TestChecksDuringUpdate(t *testing.T) {
 	if during.Load() == 0 || olds == 0 || news == 0 {
 		t.Fatalf("%d checks during the update, %d old and %d new answers: the test did not overlap the update", during.Load(), olds, news)
 	}
+}
+
+// TestRosterUpdateReachesChecks: a roster snapshot that puts somebody on a
+// new applicant household, applied through the admin API, reaches the
+// next intake check of that person (逢进必核: already on a roster
+// household), and the roster was applied in place, as a delta of one row.
+func TestRosterUpdateReachesChecks(t *testing.T) {
+	e := newEnv(t)
+	dir := copyRegion(t, e.r.dir)
+	rosterPath := filepath.Join(dir, "roster.parquet")
+	roster, err := parquet.ReadFile[synth.RosterRow](rosterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onRoster := map[personid.Key]bool{} // by key: the roster writes some IDs in other forms
+	for _, r := range roster {
+		onRoster[personid.Parse(r.PersonID).Key] = true
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "sources", "police-*.parquet"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no police file: %v", err)
+	}
+	police, err := parquet.ReadFile[synth.PoliceRow](files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p synth.PoliceRow
+	for _, row := range police {
+		if id := personid.Parse(row.PersonID); id.Reason == personid.ReasonNone && !onRoster[id.Key] && row.Status == "normal" {
+			p = row
+			break
+		}
+	}
+	if p.PersonID == "" {
+		t.Fatal("no living person off the roster in the police register")
+	}
+	h := household{region: e.r.households[0].region, area: "urban", assistance: "dibao",
+		members: []Member{{PersonID: p.PersonID, Name: p.Name, Relation: "head"}}}
+	if c := e.create("intake1", request(h, "SQ-before")); hasRule(c, "roster.duplicate") {
+		t.Fatalf("before the update %s is on a roster household: %+v", personid.Parse(p.PersonID).Key.Mask(), c.Flags)
+	}
+	app := int32(asOf.Unix()/86400) - 20
+	roster = append(roster, synth.RosterRow{HouseholdID: "NEW-APPLICANT-1", PersonID: p.PersonID, Name: p.Name, Relation: "head",
+		RegionCode: h.region, Area: h.area, Assistance: h.assistance, Status: "applicant", ApplicationDate: &app, AuthorizationRef: "SQ-R1"})
+	if err := parquet.WriteFile(rosterPath, roster); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.do("POST", "/api/v1/index/update", "admin", map[string]string{"manifest": filepath.Join(dir, "sources.yaml")})
+	if resp.StatusCode != 200 {
+		t.Fatalf("update: %s %s", resp.Status, b)
+	}
+	var res UpdateResult
+	if err := jsonUnmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.Sources {
+		switch {
+		case u.Kind == "roster" && (!u.InPlace || u.Delta != 1):
+			t.Fatalf("roster %+v; want a delta of the one added row", u)
+		case u.Kind != "roster" && u.Action != "unchanged":
+			t.Fatalf("%s %s %s; only the roster changed", u.Kind, u.Path, u.Action)
+		}
+	}
+	c := e.create("intake1", request(h, "SQ-after"))
+	if !hasRule(c, "roster.duplicate") {
+		t.Fatalf("after the update the check does not find the person on household NEW-APPLICANT-1: %+v", c.Flags)
+	}
+}
+
+// copyRegion copies a region folder, keeping its files' modification times
+// so that an index built from the original sees the copy's files unchanged.
+func copyRegion(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "region")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		return os.Chtimes(filepath.Join(dst, rel), info.ModTime(), info.ModTime())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
