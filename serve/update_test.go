@@ -274,3 +274,39 @@ func copyRegion(t *testing.T, src string) string {
 	}
 	return dst
 }
+
+// TestFailedUpdateRetried: an update that fails on a damaged file answers
+// with the error and leaves checks answering from the index as it was; once
+// the file is mended, the next update through the API succeeds without a
+// restart of the service.
+func TestFailedUpdateRetried(t *testing.T) {
+	e := newEnv(t)
+	dir := copyRegion(t, e.r.dir)
+	manifest := map[string]string{"manifest": filepath.Join(dir, "sources.yaml")}
+	pension := filepath.Join(dir, "sources", "pension.parquet")
+	good, err := os.ReadFile(pension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.r.households[3]
+	before := signature(e.create("intake1", request(h, "SQ-1")))
+	if err := os.WriteFile(pension, good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.do("POST", "/api/v1/index/update", "admin", manifest)
+	if resp.StatusCode != 500 || !strings.Contains(string(b), "pension.parquet") {
+		t.Fatalf("update of a truncated file: %s %s; want 500 naming the file", resp.Status, b)
+	}
+	if got := signature(e.create("intake1", request(h, "SQ-2"))); got != before {
+		t.Fatalf("a check after the failed update differs:\n%s\nwant:\n%s", got, before)
+	}
+	if err := os.WriteFile(pension, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := e.do("POST", "/api/v1/index/update", "admin", manifest); resp.StatusCode != 200 {
+		t.Fatalf("update of the mended file: %s %s", resp.Status, b)
+	}
+	if got := signature(e.create("intake1", request(h, "SQ-3"))); got != before {
+		t.Fatalf("a check after the mended update differs:\n%s\nwant:\n%s", got, before)
+	}
+}
