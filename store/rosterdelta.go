@@ -68,7 +68,8 @@ func (d *delta) rosterFirsts(txn *badger.Txn, rows []deltaRow, cd *codec) ([]fir
 			if found && changed[seq] {
 				continue
 			}
-			nd, err := d.firstND(item, key, cd)
+			var nd uint64
+			err := item.Value(func(v []byte) (err error) { nd, err = ndOf(cd, key, v); return err })
 			if err != nil {
 				return nil, err
 			}
@@ -81,11 +82,11 @@ func (d *delta) rosterFirsts(txn *badger.Txn, rows []deltaRow, cd *codec) ([]fir
 		}
 		switch a := added[key]; {
 		case a != nil && (kept.key == 0 || a.seq < kept.seq):
-			rec, err := cd.decode(key, a.val)
+			nd, err := ndOf(cd, key, a.val)
 			if err != nil {
 				return nil, err
 			}
-			m.new = rosterFirst{key, a.seq, rosterND(key, rec.(*sources.RosterMember))}
+			m.new = rosterFirst{key, a.seq, nd}
 		case kept.key != 0:
 			m.new = kept
 		}
@@ -96,17 +97,13 @@ func (d *delta) rosterFirsts(txn *badger.Txn, rows []deltaRow, cd *codec) ([]fir
 	return out, nil
 }
 
-// firstND is the A key hash of the live roster row item.
-func (d *delta) firstND(item *badger.Item, key personid.Key, cd *codec) (uint64, error) {
-	var nd uint64
-	err := item.Value(func(v []byte) error {
-		rec, err := cd.decode(key, v)
-		if err == nil {
-			nd = rosterND(key, rec.(*sources.RosterMember))
-		}
-		return err
-	})
-	return nd, err
+// ndOf is the A key hash of the stored roster row value v of person key.
+func ndOf(cd *codec, key personid.Key, v []byte) (uint64, error) {
+	rec, err := cd.decode(key, v)
+	if err != nil {
+		return 0, err
+	}
+	return rosterND(key, rec.(*sources.RosterMember)), nil
 }
 
 // moveFirst rewrites a person's A key as m says, and counts the name +
