@@ -42,6 +42,20 @@ type Index interface {
 	RosterNameDOB(h uint64) ([]personid.Key, error)
 }
 
+// RowRepeats is implemented by an Index that can tell, without a lookup,
+// that a person has at most one row by ID in the roster or in police. The
+// assembly then takes that row from the rows it already holds (the
+// household's own roster row, a police row read with a housemate's hukou)
+// instead of asking for it again: on a large index each lookup is a seek
+// through every level of the store.
+type RowRepeats interface {
+	// MayRepeat reports whether key may have more than one row by ID in
+	// the source of kind (roster or police); false means certainly not.
+	MayRepeat(key personid.Key, kind sources.Kind) bool
+	// RecordsExcept is Records(key, "") without the records of kind.
+	RecordsExcept(key personid.Key, kind sources.Kind) ([]Indexed, error)
+}
+
 // NameDOBKey hashes name + birth date + region as Match does for the weak
 // match of rows without a valid ID; 0 means one of the three is missing.
 func NameDOBKey(name string, birth time.Time, region string) uint64 {
@@ -57,6 +71,18 @@ func HukouHash(hukouNo string) uint64 { return xxhash.Sum64String(hukouNo) }
 // household is on the manifest's roster. Rows with an invalid ID become
 // members without records and are returned as InvalidMembers.
 func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household, []InvalidMember, error) {
+	return assembleHousehold(ix, rows, false)
+}
+
+// AssembleRosterHousehold is AssembleHousehold for a household whose rows
+// are all of its rows on the roster the index holds (as the index gives
+// them): a member known to have no other roster row keeps the one given
+// rather than have it read again.
+func AssembleRosterHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household, []InvalidMember, error) {
+	return assembleHousehold(ix, rows, true)
+}
+
+func assembleHousehold(ix Index, rows []*sources.RosterMember, fromRoster bool) (*facts.Household, []InvalidMember, error) {
 	if len(rows) == 0 {
 		return nil, nil, fmt.Errorf("assemble: a household needs at least one roster row")
 	}
@@ -76,8 +102,13 @@ func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household
 		h.Members = append(h.Members, m)
 	}
 	a := &assembly{ix: ix, h: h, roster: make([][]*sources.RosterMember, len(h.Members))}
+	a.rep, _ = ix.(RowRepeats)
 	for i, m := range h.Members {
 		if m.Key == 0 {
+			continue
+		}
+		if fromRoster && a.rep != nil && !a.rep.MayRepeat(m.Key, sources.KindRoster) {
+			a.roster[i] = []*sources.RosterMember{m.Roster}
 			continue
 		}
 		var err error
@@ -90,6 +121,11 @@ func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household
 			continue
 		}
 		if err := a.memberRecords(i, m); err != nil {
+			return nil, nil, err
+		}
+		// The member's hukous now, rather than with the housemates: the
+		// later members' police rows are mostly among their rows.
+		if _, err := a.memberHukous(m); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -108,6 +144,7 @@ func AssembleHousehold(ix Index, rows []*sources.RosterMember) (*facts.Household
 // members, asked once per household rather than once per member and pair.
 type assembly struct {
 	ix     Index
+	rep    RowRepeats // nil when ix cannot tell
 	h      *facts.Household
 	roster [][]*sources.RosterMember // each member's roster rows
 	hukou  map[uint64][]Indexed      // police rows by hukou hash, as first read
@@ -127,7 +164,7 @@ func (a *assembly) memberRecords(i int, m *facts.Member) error {
 			m.OtherHouseholds = append(m.OtherHouseholds, rm.HouseholdID)
 		}
 	}
-	recs, err := ix.Records(m.Key, "")
+	recs, err := a.records(m.Key)
 	if err != nil {
 		return err
 	}
@@ -161,6 +198,32 @@ func (a *assembly) memberRecords(i int, m *facts.Member) error {
 		m.Add(r.Rec)
 	}
 	return nil
+}
+
+// records returns the records of key by ID: those of police taken from the
+// hukou rows read so far when they hold key's only police row.
+func (a *assembly) records(key personid.Key) ([]Indexed, error) {
+	if a.rep == nil || len(a.hukou) == 0 || a.rep.MayRepeat(key, sources.KindPolice) {
+		return a.ix.Records(key, "")
+	}
+	var own *Indexed
+	for _, rs := range a.hukou {
+		for i := range rs {
+			if rs[i].Rec.Base().Key == key {
+				own = &rs[i]
+			}
+		}
+	}
+	if own == nil {
+		return a.ix.Records(key, "")
+	}
+	recs, err := a.rep.RecordsExcept(key, sources.KindPolice)
+	if err != nil {
+		return nil, err
+	}
+	// A copy, as Records gives: the hukou rows stay as read.
+	c := *own.Rec.(*sources.Police)
+	return mergeIndexed(recs, []Indexed{{Source: own.Source, Seq: own.Seq, Rec: &c}}), nil
 }
 
 // unambiguous reports whether key is the only person under name + birth
@@ -215,22 +278,9 @@ func mergeIndexed(a, b []Indexed) []Indexed {
 // matched by ID) who are not on m's household, with their staff records.
 func (a *assembly) memberHousemates(m *facts.Member) error {
 	ix, h := a.ix, a.h
-	var hashes []uint64
-	for _, p := range m.Police {
-		if p.HukouNo == "" || p.Match != sources.MatchID {
-			continue
-		}
-		if hh := HukouHash(p.HukouNo); !slices.Contains(hashes, hh) {
-			hashes = append(hashes, hh)
-		}
-	}
-	var rows []Indexed
-	for _, hh := range hashes {
-		rs, err := a.hukouRows(hh)
-		if err != nil {
-			return err
-		}
-		rows = mergeIndexed(rows, rs)
+	rows, err := a.memberHukous(m)
+	if err != nil {
+		return err
 	}
 	for _, r := range rows {
 		p := r.Rec.(*sources.Police)
@@ -255,6 +305,29 @@ func (a *assembly) memberHousemates(m *facts.Member) error {
 		m.Housemates = append(m.Housemates, mate)
 	}
 	return nil
+}
+
+// memberHukous returns the police rows of m's hukous (from m's police rows
+// matched by ID), in (Source, Seq) order.
+func (a *assembly) memberHukous(m *facts.Member) ([]Indexed, error) {
+	var hashes []uint64
+	for _, p := range m.Police {
+		if p.HukouNo == "" || p.Match != sources.MatchID {
+			continue
+		}
+		if hh := HukouHash(p.HukouNo); !slices.Contains(hashes, hh) {
+			hashes = append(hashes, hh)
+		}
+	}
+	var rows []Indexed
+	for _, hh := range hashes {
+		rs, err := a.hukouRows(hh)
+		if err != nil {
+			return nil, err
+		}
+		rows = mergeIndexed(rows, rs)
+	}
+	return rows, nil
 }
 
 // hukouRows returns the police rows of hukou hash hh, read from the index

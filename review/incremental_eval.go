@@ -140,7 +140,7 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 			out.hScopes = append(out.hScopes, sc)
 			continue
 		}
-		h, invalid, err := matcher.AssembleHousehold(v, rows)
+		h, invalid, err := matcher.AssembleRosterHousehold(v, rows)
 		if err != nil {
 			return nil, fmt.Errorf("household %q: %w", id, err)
 		}

@@ -127,6 +127,7 @@ func (d *delta) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tw.repeats = keepsRepeats(d.e.Kind)
 	committed := false
 	defer func() {
 		if !committed {
@@ -814,7 +815,7 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 // removeTable deletes the digest table of a replaced generation; a failure
 // only leaves a file that the next Open deletes.
 func (db *DB) removeTable(src uint16, gen uint32) {
-	for _, p := range append([]string{db.tablePath(src, gen), db.filterPath(src, gen)}, db.columnFiles(src, gen)...) {
+	for _, p := range append([]string{db.tablePath(src, gen), db.filterPath(src, gen), db.repeatPath(src, gen)}, db.columnFiles(src, gen)...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			db.log.Warn("index: digest table not removed", "err", err)
 		}

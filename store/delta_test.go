@@ -217,7 +217,9 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 				rows[9].PersonID = "not-an-id" // now filed by name and birth date
 				newcomer = synth.RosterRow{HouseholdID: "NEW-0001", PersonID: rows[len(rows)-1].PersonID, Name: rows[len(rows)-1].Name,
 					Relation: "head", RegionCode: "530199", Area: "urban", Assistance: "dibao", Status: "applicant"}
-				return rows
+				dup := rows[60] // a second police row of a person, on another hukou
+				dup.HukouNo = rows[70].HukouNo
+				return append(rows, dup)
 			})
 			editFile(t, roster, func(rows []synth.RosterRow) []synth.RosterRow {
 				twice, renamed = rows[0], rows[5]
@@ -319,6 +321,9 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 		checkConsistent(t, deltaDB)
 		checkConsistent(t, small)
 		checkConsistent(t, whole)
+		for _, db := range []*DB{deltaDB, fullDB, small, whole} {
+			checkRepeats(t, r.name, db)
+		}
 	}
 	if nStaged < 3 {
 		t.Fatalf("only %d staged deltas", nStaged)
@@ -329,6 +334,52 @@ func TestDeltaEqualsFullRewrite(t *testing.T) {
 	deltaDB = openQuiet(t, dirDelta)
 	checkConsistent(t, deltaDB)
 	sameIndex(t, "after a reopen", dump(t, deltaDB), dump(t, fullDB))
+}
+
+// checkRepeats checks the repeat filters of db's roster and police against
+// their rows: every person with two rows or more by ID may repeat (a false
+// "no" would lose a row), and most persons with one row certainly do not
+// (else the filter saves nothing).
+func checkRepeats(t *testing.T, what string, db *DB) {
+	t.Helper()
+	kinds := map[string]sources.Kind{"roster.parquet": sources.KindRoster, "sources/police-*.parquet": sources.KindPolice}
+	rows := map[sources.Kind]map[personid.Key]int{}
+	for k := range dump(t, db) {
+		var path string
+		var suffix []byte
+		if _, err := fmt.Sscanf(k, "R %s %x", &path, &suffix); err != nil || kinds[path] == "" || len(suffix) != 12 {
+			continue
+		}
+		if rows[kinds[path]] == nil {
+			rows[kinds[path]] = map[personid.Key]int{}
+		}
+		rows[kinds[path]][personid.Key(binary.BigEndian.Uint64(suffix))]++
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, kind := range kinds {
+		repeated, singles, told := 0, 0, 0
+		for key, n := range rows[kind] {
+			switch {
+			case n > 1:
+				repeated++
+				if !v.MayRepeat(key, kind) {
+					t.Fatalf("%s: %s person %s has %d rows, but the repeat filter says at most one", what, kind, key.Mask(), n)
+				}
+			case !v.MayRepeat(key, kind):
+				told++
+				fallthrough
+			default:
+				singles++
+			}
+		}
+		if repeated == 0 || singles < 100 || told < singles*9/10 {
+			t.Fatalf("%s: %s: %d persons repeat; the filter tells %d of %d others apart", what, kind, repeated, told, singles)
+		}
+	}
 }
 
 // sameViews compares what a View returns for every person key of the full

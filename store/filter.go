@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/hedui/hedui/sources"
 )
 
 // A presence filter says, per source generation, which person keys (and
@@ -132,8 +135,18 @@ func (db *DB) filterPath(src uint16, gen uint32) string {
 	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.flt", src, gen))
 }
 
-// writeFilter writes and syncs p as the filter of (src, gen).
+// repeatPath is the file of the repeat filter of (src, gen) (see repeatsOf).
+func (db *DB) repeatPath(src uint16, gen uint32) string {
+	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.rpt", src, gen))
+}
+
+// writeFilter writes and syncs p as the presence filter of (src, gen).
 func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
+	return writeFilterFile(db.filterPath(src, gen), p)
+}
+
+// writeFilterFile writes and syncs p at path, in the filter file layout.
+func writeFilterFile(path string, p *presence) error {
 	b := make([]byte, 0, 8+8*len(p.words)+filterHashLen)
 	b = append(b, filterMagic...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(p.words)/blockWords))
@@ -141,7 +154,6 @@ func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
 		b = binary.LittleEndian.AppendUint64(b, w)
 	}
 	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
-	path := db.filterPath(src, gen)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -151,7 +163,11 @@ func (db *DB) writeFilter(src uint16, gen uint32, p *presence) error {
 var errBadFilter = errors.New("damaged presence filter")
 
 func (db *DB) readFilter(src uint16, gen uint32) (*presence, func(), error) {
-	b, unmap, err := mapFile(db.filterPath(src, gen))
+	return readFilterFile(db.filterPath(src, gen))
+}
+
+func readFilterFile(path string) (*presence, func(), error) {
+	b, unmap, err := mapFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -188,7 +204,14 @@ var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // no View holds it any more.
 type filters struct {
 	mu sync.Mutex
-	m  map[uint16]*cachedFilter
+	m  map[filterID]*cachedFilter
+}
+
+// filterID names a cached filter: its source and which of the source's
+// filters it is.
+type filterID struct {
+	src    uint16
+	repeat bool // the repeat filter rather than the presence filter
 }
 
 type cachedFilter struct {
@@ -208,22 +231,35 @@ func (c *cachedFilter) drop() {
 // filter returns the presence filter of (src, gen), or nil, and the
 // function that releases it; p may not be used after release.
 func (db *DB) filter(src uint16, gen uint32) (p *presence, release func()) {
+	return db.cachedFilter(filterID{src: src}, gen)
+}
+
+// repeats returns the repeat filter of (src, gen), or nil, as filter does.
+func (db *DB) repeats(src uint16, gen uint32) (p *presence, release func()) {
+	return db.cachedFilter(filterID{src: src, repeat: true}, gen)
+}
+
+func (db *DB) cachedFilter(id filterID, gen uint32) (p *presence, release func()) {
 	db.filters.mu.Lock()
 	defer db.filters.mu.Unlock()
-	c, ok := db.filters.m[src]
+	c, ok := db.filters.m[id]
 	if !ok || c.gen != gen {
-		p, unmap, err := db.readFilter(src, gen)
+		path := db.filterPath(id.src, gen)
+		if id.repeat {
+			path = db.repeatPath(id.src, gen)
+		}
+		p, unmap, err := readFilterFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			db.log.Warn("index: presence filter not used", "source", src, "generation", gen, "err", err)
+			db.log.Warn("index: filter not used", "file", path, "err", err)
 		}
 		if ok {
 			c.drop() // the cache's reference to the generation it replaces
 		}
 		if db.filters.m == nil {
-			db.filters.m = map[uint16]*cachedFilter{}
+			db.filters.m = map[filterID]*cachedFilter{}
 		}
 		c = &cachedFilter{gen: gen, p: p, unmap: unmap, refs: 1}
-		db.filters.m[src] = c
+		db.filters.m[id] = c
 	}
 	c.refs++
 	var once sync.Once
@@ -245,4 +281,47 @@ func (f *filters) release() {
 		c.drop()
 	}
 	f.m = nil
+}
+
+// A repeat filter says, per generation of the roster and of police, which
+// person keys may have more than one row there (a false "no" is
+// impossible), so that assembling a household can take a member's only
+// roster row, or only police row, from where it already holds it rather
+// than seek it again. It is a presence filter of the keys met twice in one
+// pass over the generation's digest table, in row order, beside a filter
+// of the keys met so far: a key's second row always finds its first in
+// that one, and the rare false "met" only adds a key that does not repeat.
+// The filter is tables/<src>-<gen>.rpt, written with the table.
+//
+// repeatsOf makes the filter of a digest table of rows rows read from r.
+func repeatsOf(r io.ReaderAt, rows int64) (*presence, error) {
+	seen := newPresence(rows)
+	rep := newPresence(max(rows/4, 1))
+	const batch = 1 << 16
+	buf := make([]byte, batch*entryLen)
+	for seq := int64(0); seq < rows; seq += batch {
+		n := min(batch, rows-seq)
+		b := buf[:n*entryLen]
+		if _, err := r.ReadAt(b, tableHeader+seq*entryLen); err != nil {
+			return nil, fmt.Errorf("repeat filter: %w", err)
+		}
+		for i := 0; i < len(b); i += entryLen {
+			if b[i] != kindRecord {
+				continue
+			}
+			g := binary.LittleEndian.Uint64(b[i+1:])
+			if seen.has(g) {
+				rep.add(g)
+			} else {
+				seen.add(g)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// keepsRepeats tells the kinds whose generations get a repeat filter: those
+// whose rows the assembly meets again before it would ask for them.
+func keepsRepeats(k sources.Kind) bool {
+	return k == sources.KindRoster || k == sources.KindPolice
 }

@@ -100,6 +100,10 @@ type tableWriter struct {
 	// cols, when not nil, are the generation's column digests, committed
 	// and aborted with the table.
 	cols *colWriter
+	rows int64
+	// repeats asks for the generation's repeat filter (keepsRepeats), made
+	// from the finished table at commit.
+	repeats bool
 }
 
 func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
@@ -125,7 +129,7 @@ func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, err
 		f.Close()
 		return nil, err
 	}
-	return &tableWriter{db: db, src: src, gen: gen, f: f, path: path, p: newPresence(rows)}, nil
+	return &tableWriter{db: db, src: src, gen: gen, f: f, path: path, p: newPresence(rows), rows: rows}, nil
 }
 
 // writeAt writes the entries (entryLen bytes each) of rows from seq on.
@@ -150,6 +154,16 @@ func (t *tableWriter) commit() error {
 		t.f.Close()
 		return err
 	}
+	if t.repeats {
+		rep, err := repeatsOf(t.f, t.rows)
+		if err == nil {
+			err = writeFilterFile(t.db.repeatPath(t.src, t.gen), rep)
+		}
+		if err != nil {
+			t.f.Close()
+			return err
+		}
+	}
 	if err := t.f.Sync(); err != nil {
 		t.f.Close()
 		return err
@@ -171,6 +185,7 @@ func (t *tableWriter) abort() {
 	t.f.Close()
 	os.Remove(t.path + ".tmp")
 	os.Remove(t.db.filterPath(t.src, t.gen))
+	os.Remove(t.db.repeatPath(t.src, t.gen))
 }
 
 func syncDir(dir string) error {
@@ -268,7 +283,7 @@ func (db *DB) cleanTables(cat *Catalog) error {
 	}
 	for _, n := range names {
 		ext := filepath.Ext(n.Name())
-		if ext != ".tbl" && ext != ".flt" && ext != ".tmp" && !isColumnFile(ext) {
+		if ext != ".tbl" && ext != ".flt" && ext != ".rpt" && ext != ".tmp" && !isColumnFile(ext) {
 			continue
 		}
 		if ext != ".tmp" && live[strings.TrimSuffix(n.Name(), ext)] {

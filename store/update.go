@@ -394,6 +394,7 @@ func (w *genWriter) write(ctx context.Context) error {
 	if w.table, err = w.db.createTable(w.src, w.gen, total); err != nil {
 		return err
 	}
+	w.table.repeats = keepsRepeats(w.e.Kind)
 	var mu sync.Mutex
 	combos := comboCounts{}
 	wb := w.db.bdb.NewWriteBatch()

@@ -45,6 +45,9 @@ type liveSource struct {
 	// present, when the generation has a presence filter, tells person keys
 	// without records in this source apart without a seek.
 	present *presence
+	// repeat, when the generation has a repeat filter (the roster's and
+	// police's), tells the person keys that may have more than one row.
+	repeat *presence
 }
 
 // View opens a read view; Close releases it.
@@ -78,6 +81,10 @@ func (db *DB) View() (*View, error) {
 		var release func()
 		ls.present, release = db.filter(s.ID, s.Gen)
 		v.release = append(v.release, release)
+		if keepsRepeats(s.Kind) {
+			ls.repeat, release = db.repeats(s.ID, s.Gen)
+			v.release = append(v.release, release)
+		}
 		if s.Kind == sources.KindRoster {
 			v.roster = ls
 			continue
@@ -157,6 +164,35 @@ func (v *View) Records(key personid.Key, kind sources.Kind) ([]matcher.Indexed, 
 	return v.group(kindRecord, uint64(key),
 		func(ls *liveSource) bool { return kind == "" || ls.src.Kind == kind },
 		func(ls *liveSource, val []byte) (sources.Record, error) { return ls.codec.decode(key, val) })
+}
+
+// RecordsExcept implements matcher.RowRepeats.
+func (v *View) RecordsExcept(key personid.Key, kind sources.Kind) ([]matcher.Indexed, error) {
+	return v.group(kindRecord, uint64(key),
+		func(ls *liveSource) bool { return ls.src.Kind != kind },
+		func(ls *liveSource, val []byte) (sources.Record, error) { return ls.codec.decode(key, val) })
+}
+
+// MayRepeat implements matcher.RowRepeats: false when the repeat filter of
+// the live roster or police generation says key has at most one row there
+// by ID. Without a filter (a generation written before repeat filters, or
+// another kind), or with two sources of the kind (one row in each is two),
+// the answer is true.
+func (v *View) MayRepeat(key personid.Key, kind sources.Kind) bool {
+	ls := v.roster
+	if kind != sources.KindRoster {
+		ls = nil
+		for i := range v.live {
+			if v.live[i].src.Kind != kind {
+				continue
+			}
+			if ls != nil {
+				return true
+			}
+			ls = &v.live[i]
+		}
+	}
+	return ls == nil || ls.repeat == nil || ls.repeat.has(uint64(key))
 }
 
 // NameDOBRecords implements matcher.Index.
