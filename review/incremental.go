@@ -142,7 +142,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	// the two reports the same changes again rather than losing them.
 	run := store.Run{Mode: "incremental", AsOf: cfg.Manifest.AsOf, RuleSetDigest: cfg.Rules.Digest(),
 		Snapshots: v.Catalog().Snapshots(), Recorded: time.Now().UTC(), Full: inc.all != ""}
-	if err := cfg.Index.RecordRun(run, v.Catalog().Gens(), inc.history); err != nil {
+	if err := cfg.Index.RecordRun(run, v.Catalog().Gens(), inc.history, inc.hadScope); err != nil {
 		return nil, fmt.Errorf("record the run in the index: %w", err)
 	}
 	stage(&res.Timings, "record", int64(len(inc.history)), recording)
@@ -158,8 +158,11 @@ type incremental struct {
 	history map[string][]store.FlagID
 	// had counts, by the scope's first byte, the evaluated scopes that the
 	// history holds: with the history's size they give the unchanged counts.
-	had     map[string]int
-	timings *[]matcher.Stage
+	had map[string]int
+	// hadScope tells, for the scopes of history, whether the index's
+	// history held them (read once, then handed to RecordRun).
+	hadScope map[string]bool
+	timings  *[]matcher.Stage
 	// candidateChanged holds the persons whose poverty or disability
 	// records by ID changed since the last run (see skipHistory).
 	candidateChanged map[personid.Key]bool
@@ -220,6 +223,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	res := &IncrementalResult{Result: ev.result(cat), Incremental: inc.sum}
 	inc.history = map[string][]store.FlagID{}
 	inc.had = map[string]int{}
+	inc.hadScope = map[string]bool{}
 	for _, scope := range ev.scopes {
 		if inc.skipHistory(scope) {
 			continue
@@ -228,6 +232,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 		if err != nil {
 			return nil, err
 		}
+		inc.hadScope[scope.name] = had
 		if scope.absent && !had {
 			continue
 		}

@@ -338,7 +338,7 @@ func (b *Baseline) Add(part *Result) error {
 func (b *Baseline) Record(db *store.DB, gens map[uint16]uint32, cat *store.Catalog, set *rules.Set, asOf time.Time) error {
 	run := store.Run{Mode: "full", AsOf: asOf, RuleSetDigest: set.Digest(), Snapshots: cat.Snapshots(),
 		Recorded: time.Now().UTC(), Full: true}
-	return db.RecordRun(run, gens, b.hist)
+	return db.RecordRun(run, gens, b.hist, nil)
 }
 
 // CheckHousehold checks one household from the index alone (intake, 逢进必核):

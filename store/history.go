@@ -118,10 +118,14 @@ func (v *View) HistoryScopes(fn func(scope string) error) error {
 // in flags is replaced (a nil list removes the scope). gens are the
 // generations the run read (View.Catalog().Gens()).
 //
+// had, when not nil, tells for scopes of flags whether the history holds
+// them now (as the caller's View read it: only runs write the history), so
+// that counting the scopes needs no lookup of those.
+//
 // The history is written aside, the run record committed in one small
 // transaction, then the history copied into place; a kill before the commit
 // leaves the old history, after it Open finishes the copy.
-func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]FlagID) error {
+func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]FlagID, had map[string]bool) error {
 	last, err := db.LastRun()
 	if err != nil {
 		return err
@@ -135,7 +139,7 @@ func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]Flag
 		run.Gens[strconv.Itoa(int(id))] = g
 	}
 	run.Applied = false
-	if run.Scopes, err = db.scopeCounts(last, run.Full, flags); err != nil {
+	if run.Scopes, err = db.scopeCounts(last, run.Full, flags, had); err != nil {
 		return err
 	}
 	from := uint32(0)
@@ -177,7 +181,7 @@ func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]Flag
 // scopeCounts returns Run.Scopes for a run after last that records flags:
 // last's counts, or a count of the history when last has none, moved by the
 // scopes flags adds and removes. A full run's history is flags alone.
-func (db *DB) scopeCounts(last *Run, full bool, flags map[string][]FlagID) (map[string]int, error) {
+func (db *DB) scopeCounts(last *Run, full bool, flags map[string][]FlagID, known map[string]bool) (map[string]int, error) {
 	counts := map[string]int{}
 	if last != nil && !last.Applied && !full {
 		return nil, nil // its history is not in place; leave the count unknown
@@ -194,8 +198,10 @@ func (db *DB) scopeCounts(last *Run, full bool, flags map[string][]FlagID) (map[
 			if scope == "" {
 				return fmt.Errorf("record run: empty history scope")
 			}
-			had := false
-			if !full {
+			had, ok := known[scope]
+			if full {
+				had = false // the history is replaced: every scope of flags is new
+			} else if !ok {
 				_, err := txn.Get(append([]byte{kindHistory}, scope...))
 				if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
 					return err
