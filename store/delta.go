@@ -127,7 +127,9 @@ func (d *delta) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tw.repeats = keepsRepeats(d.e.Kind)
+	if tw.repeats = keepsRepeats(d.e.Kind); !tw.repeats {
+		tw.overlayOn(tr)
+	}
 	committed := false
 	defer func() {
 		if !committed {
@@ -316,7 +318,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
 	rd.Describe(d.qual)
 	err := eachChunk(ctx, d.opts.Workers, chunks, func(c sources.Chunk) error {
-		local, ents, counts, bytes, bad, err := d.scanChunk(rd, cd, tr, tw.cols, c, base[c.Index], fileIdx)
+		local, ents, touched, counts, bytes, bad, err := d.scanChunk(rd, cd, tr, tw.cols, c, base[c.Index], fileIdx)
 		if err != nil {
 			return err
 		}
@@ -324,7 +326,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 		counts.AddTo(d.qual)
 		mu.Unlock()
 		skipped.Add(int64(bad))
-		if err := tw.writeAt(base[c.Index], ents); err != nil {
+		if err := tw.writeChunk(base[c.Index], ents, touched); err != nil {
 			return err
 		}
 		if nrows.Add(int64(len(local))) > maxRows || size.Add(bytes) > maxSize {
@@ -368,30 +370,31 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 // scanChunk compares the rows of chunk c (first ordinal seq0) with the live
 // generation: it finds the rows that may differ (changedRows), decodes them
 // and encodes them as a full build would. It returns the rows that differ,
-// the chunk's new table entries, its key counts, the transaction bytes the
-// rows take and the rows that did not convert.
+// the chunk's new table entries and the rows whose entry may have changed,
+// its key counts, the transaction bytes the rows take and the rows that did
+// not convert.
 func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *colWriter, c sources.Chunk,
-	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, sources.KeyCounts, int64, int, error) {
+	seq0 uint32, fileIdx map[string]int) ([]deltaRow, []byte, []int, sources.KeyCounts, int64, int, error) {
 	var counts sources.KeyCounts
 	// Its columns are read up to three times (keys, hashes, changed rows):
 	// decompressed once.
 	release, err := rd.Pin(c)
 	if err != nil {
-		return nil, nil, counts, 0, 0, err
+		return nil, nil, nil, counts, 0, 0, err
 	}
 	defer release()
 	// The old entries become the new ones in place: a row found unchanged
 	// keeps its entry as it is, so only the others are touched.
 	ents, err := tr.read(seq0, c.Rows, make([]byte, 0, c.Rows*entryLen))
 	if err != nil {
-		return nil, nil, counts, 0, 0, err
+		return nil, nil, nil, counts, 0, 0, err
 	}
 	known := len(ents) / entryLen // rows past the old end have no entry
 	ents = ents[:c.Rows*entryLen]
 	clear(ents[known*entryLen:])
 	todo, keys, counts, err := d.changedRows(rd, cw, c, seq0, ents)
 	if err != nil {
-		return nil, nil, counts, 0, 0, err
+		return nil, nil, nil, counts, 0, 0, err
 	}
 	bad := 0
 	for i, j := 0, 0; i < c.Rows; i++ {
@@ -421,7 +424,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 			o.Key = r.key
 			fi, ok := fileIdx[o.File]
 			if !ok {
-				return nil, nil, counts, 0, 0, fmt.Errorf("record of file %q that the entry does not list", o.File)
+				return nil, nil, nil, counts, 0, 0, fmt.Errorf("record of file %q that the entry does not list", o.File)
 			}
 			buf, _ = cd.appendRecord(buf[:0], rec, fi)
 			flag, group := recordGroup(r.key, rec)
@@ -438,7 +441,18 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 		bytes += int64(2*len(r.val)) + perRowOverhead
 		local = append(local, r)
 	}
-	return local, ents, counts, bytes, bad, nil
+	// The entries that may differ from the live table's: the rows looked
+	// at again, and those past its end.
+	touched := todo
+	if known < c.Rows {
+		touched = slices.Clone(todo)
+		for i := known; i < c.Rows; i++ {
+			if _, found := slices.BinarySearch(todo, i); !found {
+				touched = append(touched, i)
+			}
+		}
+	}
+	return local, ents, touched, counts, bytes, bad, nil
 }
 
 // changedRows returns the rows of chunk c that may differ from the live
@@ -815,7 +829,7 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 // removeTable deletes the digest table of a replaced generation; a failure
 // only leaves a file that the next Open deletes.
 func (db *DB) removeTable(src uint16, gen uint32) {
-	for _, p := range append([]string{db.tablePath(src, gen), db.filterPath(src, gen), db.repeatPath(src, gen)}, db.columnFiles(src, gen)...) {
+	for _, p := range append([]string{db.tablePath(src, gen), db.overlayPath(src, gen), db.filterPath(src, gen), db.repeatPath(src, gen)}, db.columnFiles(src, gen)...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			db.log.Warn("index: digest table not removed", "err", err)
 		}

@@ -77,7 +77,9 @@
 //
 // tables/<src>-<gen>.tbl is the digest table of a live generation: per row
 // ordinal its key kind, group, content digest and value hash, what a delta
-// update compares the next snapshot with.
+// update compares the next snapshot with. A delta's generation mostly
+// shares an older generation's table file (a hard link) and writes only
+// the entries that differ, tables/<src>-<gen>.tbo (overlay.go).
 // tables/<src>-<gen>.cd and .c<n> are its column digests (columns.go): per
 // chunk a fingerprint of each raw column's stored bytes and the key counts,
 // per raw column the value hash of every row, so that the next update hashes

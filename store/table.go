@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -21,7 +22,9 @@ import (
 // with it row by row without reading the old generation out of badger, so
 // that only the rows that differ are touched.
 //
-// The table is a plain file beside badger, tables/<src>-<gen>.tbl, written
+// The table is a plain file beside badger, tables/<src>-<gen>.tbl (or that
+// of an older generation, linked, and an overlay of the entries that
+// differ: overlay.go), written
 // and synced before the catalog names generation gen live, and deleted
 // once the generation is replaced; Open deletes tables of generations that
 // are not live (a writer died). A missing or unreadable table only costs a
@@ -104,6 +107,11 @@ type tableWriter struct {
 	// repeats asks for the generation's repeat filter (keepsRepeats), made
 	// from the finished table at commit.
 	repeats bool
+	// over, when not nil, makes the table an overlay over the live
+	// generation's (overlay.go): f is not used, the changed entries are
+	// collected instead.
+	over   *overlayWriter
+	overMu sync.Mutex
 }
 
 func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, error) {
@@ -132,6 +140,36 @@ func (db *DB) createTable(src uint16, gen uint32, rows int64) (*tableWriter, err
 	return &tableWriter{db: db, src: src, gen: gen, f: f, path: path, p: newPresence(rows), rows: rows}, nil
 }
 
+// overlayOn makes t an overlay over tr, the table of the live generation,
+// when mayOverlay allows: its file is dropped and writeChunk collects the
+// changed entries.
+func (t *tableWriter) overlayOn(tr *tableReader) {
+	if !mayOverlay(tr, t.rows) {
+		return
+	}
+	t.f.Close()
+	os.Remove(t.path + ".tmp")
+	t.f = nil
+	t.over = &overlayWriter{base: tr, baseGen: tr.fileGen}
+}
+
+// writeChunk writes the entries of a chunk of rows from seq0 on, of which
+// only the given rows may differ from the live generation's (the others
+// are its entries as read): all of them to a table, those rows to an
+// overlay.
+func (t *tableWriter) writeChunk(seq0 uint32, entries []byte, changed []int) error {
+	if t.over == nil {
+		return t.writeAt(seq0, entries)
+	}
+	if !t.extend {
+		t.p.addEntries(entries)
+	}
+	t.overMu.Lock()
+	defer t.overMu.Unlock()
+	t.over.add(seq0, entries, changed)
+	return nil
+}
+
 // writeAt writes the entries (entryLen bytes each) of rows from seq on.
 func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
 	if !t.extend {
@@ -149,6 +187,12 @@ func (t *tableWriter) commit() error {
 			t.f.Close()
 			return err
 		}
+	}
+	if t.over != nil {
+		if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
+			return err
+		}
+		return t.commitOverlay()
 	}
 	if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
 		t.f.Close()
@@ -177,13 +221,33 @@ func (t *tableWriter) commit() error {
 	return syncDir(filepath.Dir(t.path))
 }
 
+// commitOverlay links the base table under the generation's table name
+// and writes its overlay; both are synced, with their folder.
+func (t *tableWriter) commitOverlay() error {
+	o := t.over.merged(t.src, t.gen, t.rows)
+	os.Remove(t.path + ".tmp")
+	if err := os.Link(t.over.base.f.Name(), t.path+".tmp"); err != nil {
+		return err
+	}
+	if err := o.write(t.db.overlayPath(t.src, t.gen)); err != nil {
+		return err
+	}
+	if err := os.Rename(t.path+".tmp", t.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(t.path))
+}
+
 // abort deletes a table never committed.
 func (t *tableWriter) abort() {
 	if t.cols != nil {
 		t.cols.abort()
 	}
-	t.f.Close()
+	if t.f != nil {
+		t.f.Close()
+	}
 	os.Remove(t.path + ".tmp")
+	os.Remove(t.db.overlayPath(t.src, t.gen))
 	os.Remove(t.db.filterPath(t.src, t.gen))
 	os.Remove(t.db.repeatPath(t.src, t.gen))
 }
@@ -197,11 +261,15 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// tableReader reads a committed table.
+// tableReader reads a committed table: its file, and its overlay if it
+// has one (overlay.go).
 type tableReader struct {
-	f     *os.File
-	rows  int64
-	width int // bytes per entry in the file: entryLen, or entryLenV1 for format 1
+	f        *os.File
+	rows     int64  // the generation's
+	fileRows int64  // f's (rows, unless there is an overlay)
+	fileGen  uint32 // the generation that wrote f
+	width    int    // bytes per entry in the file: entryLen, or entryLenV1 for format 1
+	over     *overlay
 }
 
 var errNoTable = errors.New("no digest table")
@@ -223,17 +291,27 @@ func (db *DB) openTable(src uint16, gen uint32) (*tableReader, error) {
 		f.Close()
 		return nil, err
 	}
-	rows := int64(binary.LittleEndian.Uint64(h[12:]))
-	width := entryLen
+	t := &tableReader{f: f, rows: int64(binary.LittleEndian.Uint64(h[12:])), width: entryLen,
+		fileGen: binary.LittleEndian.Uint32(h[8:])}
+	t.fileRows = t.rows
 	if string(h[:4]) == tableMagicV1 {
-		width = entryLenV1
+		t.width = entryLenV1
 	}
-	if string(h[:4]) != tableMagic && width == entryLen || binary.LittleEndian.Uint16(h[4:]) != src ||
-		binary.LittleEndian.Uint32(h[8:]) != gen || st.Size() != tableHeader+rows*int64(width) {
+	wantGen := gen
+	t.over, err = db.readOverlay(src, gen)
+	switch {
+	case err == nil:
+		t.rows, wantGen = t.over.rows, t.over.baseGen
+	case !errors.Is(err, os.ErrNotExist):
+		f.Close()
+		return nil, err
+	}
+	if string(h[:4]) != tableMagic && t.width == entryLen || binary.LittleEndian.Uint16(h[4:]) != src ||
+		t.fileGen != wantGen || st.Size() != tableHeader+t.fileRows*int64(t.width) {
 		f.Close()
 		return nil, fmt.Errorf("digest table %s: bad header or size", db.tablePath(src, gen))
 	}
-	return &tableReader{f: f, rows: rows, width: width}, nil
+	return t, nil
 }
 
 // read returns the entries of rows [seq, seq+n) that the table holds
@@ -249,8 +327,26 @@ func (t *tableReader) read(seq uint32, n int, dst []byte) ([]byte, error) {
 		dst = make([]byte, size)
 	}
 	dst = dst[:size]
+	if t.over != nil {
+		// The file's rows, none past its end, then the overlay's.
+		inFile := max(0, int(min(end, t.fileRows)-int64(seq)))
+		if _, err := t.readFile(seq, inFile, dst); err != nil {
+			return dst, err
+		}
+		clear(dst[inFile*entryLen:])
+		t.over.apply(seq, n, dst)
+		return dst, nil
+	}
+	return t.readFile(seq, n, dst)
+}
+
+// readFile reads the entries of rows [seq, seq+n) from the file into dst.
+func (t *tableReader) readFile(seq uint32, n int, dst []byte) ([]byte, error) {
+	if n == 0 {
+		return dst, nil
+	}
 	if t.width == entryLen {
-		_, err := t.f.ReadAt(dst, tableHeader+int64(seq)*entryLen)
+		_, err := t.f.ReadAt(dst[:n*entryLen], tableHeader+int64(seq)*entryLen)
 		return dst, err
 	}
 	// Format 1: widen each entry in place, from the last one down, with a
@@ -283,7 +379,7 @@ func (db *DB) cleanTables(cat *Catalog) error {
 	}
 	for _, n := range names {
 		ext := filepath.Ext(n.Name())
-		if ext != ".tbl" && ext != ".flt" && ext != ".rpt" && ext != ".tmp" && !isColumnFile(ext) {
+		if ext != ".tbl" && ext != ".tbo" && ext != ".flt" && ext != ".rpt" && ext != ".tmp" && !isColumnFile(ext) {
 			continue
 		}
 		if ext != ".tmp" && live[strings.TrimSuffix(n.Name(), ext)] {
