@@ -10,20 +10,30 @@ import (
 type Problem struct {
 	Where   string // file:line:col, or the rule id / parameter name when no place applies
 	Message string
+	// Warning marks a finding that leaves the set's verdicts right: a
+	// parameter no rule reads, which a set may keep as a documented
+	// standard (the default set's 特困 basic living standard) for what-if
+	// sweeps and reports.
+	Warning bool
 }
 
-func (p Problem) String() string { return p.Where + ": " + p.Message }
+func (p Problem) String() string {
+	if p.Warning {
+		return p.Where + ": warning: " + p.Message
+	}
+	return p.Where + ": " + p.Message
+}
 
 // Lint checks a rule set for what compiles but is probably wrong:
-// parameters no rule reads, values nothing uses, rules and outcomes no test
-// case covers. Coverage is checked against the given cases files; with none,
+// parameters no rule reads (warnings), values nothing uses, rules and
+// outcomes no test case covers, failing cases. Coverage is checked against the given cases files; with none,
 // against the embedded default cases (for the default set and its extensions).
 func Lint(s *Set, casePaths ...string) []Problem {
 	var out []Problem
 	for _, name := range s.params.names() {
 		if len(s.paramRefs[name]) == 0 {
 			v := s.params[name][0]
-			out = append(out, Problem{v.pos.String(), fmt.Sprintf("parameter %q is not used by any rule", name)})
+			out = append(out, Problem{Where: v.pos.String(), Message: fmt.Sprintf("parameter %q is not used by any rule", name), Warning: true})
 		}
 	}
 	for _, r := range s.rules {
@@ -33,7 +43,7 @@ func Lint(s *Set, casePaths ...string) []Problem {
 	if len(casePaths) == 0 {
 		rep, err := RunCasesData(s, defaultCasesYAML, "default_cases.yaml")
 		if err != nil {
-			out = append(out, Problem{"default_cases.yaml", "cannot run the default cases: " + err.Error()})
+			out = append(out, Problem{Where: "default_cases.yaml", Message: "cannot run the default cases: " + err.Error()})
 		} else {
 			reports = append(reports, rep)
 		}
@@ -47,14 +57,14 @@ func Lint(s *Set, casePaths ...string) []Problem {
 			}
 		}
 		if err != nil {
-			out = append(out, Problem{p, err.Error()})
+			out = append(out, Problem{Where: p, Message: err.Error()})
 		}
 	}
 	covered := map[string][]Outcome{}
 	for _, rep := range reports {
 		for _, c := range rep.Cases {
 			if !c.Pass {
-				out = append(out, Problem{fmt.Sprintf("%s:%d", rep.File, c.Line), fmt.Sprintf("case %q fails", c.Name)})
+				out = append(out, Problem{Where: fmt.Sprintf("%s:%d", rep.File, c.Line), Message: fmt.Sprintf("case %q fails", c.Name)})
 			}
 			for _, e := range c.Expected {
 				covered[e.RuleID] = append(covered[e.RuleID], e.Outcome)
@@ -65,12 +75,12 @@ func Lint(s *Set, casePaths ...string) []Problem {
 		at := r.def.doc.pos(r.def.node).String()
 		got := covered[r.ID]
 		if len(got) == 0 {
-			out = append(out, Problem{at, fmt.Sprintf("rule %s has no test case", r.ID)})
+			out = append(out, Problem{Where: at, Message: fmt.Sprintf("rule %s has no test case", r.ID)})
 			continue
 		}
 		for _, o := range r.Outcomes() {
 			if !slices.Contains(got, o) {
-				out = append(out, Problem{at, fmt.Sprintf("rule %s: no test case expects outcome %s", r.ID, o)})
+				out = append(out, Problem{Where: at, Message: fmt.Sprintf("rule %s: no test case expects outcome %s", r.ID, o)})
 			}
 		}
 	}
@@ -92,7 +102,7 @@ func lintValues(r *Rule) []Problem {
 				mentions(c.message.text, "{"+v.name+"}") || mentions(c.message.text, "{"+v.name+":")
 		}
 		if !used {
-			out = append(out, Problem{def.doc.pos(v.key).String(), fmt.Sprintf("rule %s: value %q is not used", r.ID, v.name)})
+			out = append(out, Problem{Where: def.doc.pos(v.key).String(), Message: fmt.Sprintf("rule %s: value %q is not used", r.ID, v.name)})
 		}
 	}
 	return out

@@ -45,10 +45,16 @@ func cmdRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintf(stdout, "note: rule %s runs on expr's VM, about twice as slow as compiled rules: %v\n", r.ID, err)
 			}
 		}
-		if len(problems) > 0 {
-			return fmt.Errorf("%d problems", len(problems))
+		warnings := 0
+		for _, p := range problems {
+			if p.Warning {
+				warnings++
+			}
 		}
-		fmt.Fprintf(stdout, "rule set %s: %d rules, no problems\n", set.Name(), len(set.Rules()))
+		if n := len(problems) - warnings; n > 0 {
+			return fmt.Errorf("%d problems, %s", n, count(warnings, "warning"))
+		}
+		fmt.Fprintf(stdout, "rule set %s: %d rules, no problems, %s\n", set.Name(), len(set.Rules()), count(warnings, "warning"))
 		return nil
 	case "test":
 		if fs.NArg() == 0 {
@@ -77,4 +83,12 @@ func cmdRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "unknown rules command %q; supported: show, lint, test\n", args[0])
 	return errUsage
+}
+
+// count says n things: "1 warning", "2 warnings".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
