@@ -474,13 +474,8 @@ func TestSameManifestByAnotherPath(t *testing.T) {
 // roster digest table or triple counts; its first roster update writes the
 // roster whole (and equals a full rewrite), the next one is a delta.
 func TestRosterOfAnOlderIndex(t *testing.T) {
-	dir, manifest, _ := regionCopy(t)
+	dir, manifest, db, fullDB := twinIndexes(t)
 	roster := filepath.Join(dir, "roster.parquet")
-	db := openQuiet(t, filepath.Join(t.TempDir(), "old"))
-	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
-	defer func() { db.Close(); fullDB.Close() }()
-	updateWith(t, db, manifest, UpdateOptions{})
-	updateWith(t, fullDB, manifest, UpdateOptions{})
 	// What an older version left: no counts; (a missing table is the
 	// errNoTable path every source shares.)
 	err := db.editCatalog(func(c *Catalog) error {

@@ -16,21 +16,8 @@ import (
 // entries or more writes the table whole again. After every round the index
 // equals a full rewrite and its tables agree with its keys.
 func TestOverlayCarriesForwardAndRebases(t *testing.T) {
-	man, err := regions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "region")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(man[0]))); err != nil {
-		t.Fatal(err)
-	}
-	manifest := filepath.Join(dir, "sources.yaml")
+	dir, manifest, db, full := twinIndexes(t)
 	pension := filepath.Join(dir, "sources/pension.parquet")
-	db := openQuiet(t, filepath.Join(t.TempDir(), "delta"))
-	full := openQuiet(t, filepath.Join(t.TempDir(), "full"))
-	defer func() { db.Close(); full.Close() }()
-	updateWith(t, db, manifest, UpdateOptions{})
-	updateWith(t, full, manifest, UpdateOptions{})
 	first := liveTable(t, db, "sources/pension.parquet")
 	rows, base := first.rows, first.fileGen
 	first.close()

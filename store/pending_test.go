@@ -17,14 +17,9 @@ import (
 // in the same process, once the input is mended, succeeds and equals a full
 // rewrite: the service applies updates without restarting.
 func TestFailedUpdateCanBeRetried(t *testing.T) {
-	dir, manifest, _ := regionCopy(t)
+	dir, manifest, db, fullDB := twinIndexes(t)
 	roster := filepath.Join(dir, "roster.parquet")
 	pension := filepath.Join(dir, "sources/pension.parquet")
-	db := openQuiet(t, filepath.Join(t.TempDir(), "db"))
-	fullDB := openQuiet(t, filepath.Join(t.TempDir(), "full"))
-	defer func() { db.Close(); fullDB.Close() }()
-	updateWith(t, db, manifest, UpdateOptions{})
-	updateWith(t, fullDB, manifest, UpdateOptions{})
 	m, err := sources.LoadManifest(manifest)
 	if err != nil {
 		t.Fatal(err)

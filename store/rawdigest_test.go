@@ -37,6 +37,20 @@ func regionCopy(t *testing.T) (dir, manifest, police string) {
 	return dir, filepath.Join(dir, "sources.yaml"), polices[0]
 }
 
+// twinIndexes copies the test region and builds two indexes of it: db, for
+// the updates under test, and full, to be rewritten whole as their
+// reference. Both close with the test.
+func twinIndexes(t *testing.T) (dir, manifest string, db, full *DB) {
+	t.Helper()
+	dir, manifest, _ = regionCopy(t)
+	db = openQuiet(t, filepath.Join(t.TempDir(), "db"))
+	full = openQuiet(t, filepath.Join(t.TempDir(), "full"))
+	t.Cleanup(func() { db.Close(); full.Close() })
+	updateWith(t, db, manifest, UpdateOptions{})
+	updateWith(t, full, manifest, UpdateOptions{})
+	return dir, manifest, db, full
+}
+
 // TestDeltaDecodesOnlyChangedRows: a change of one value in one row, of a
 // column that only some rows fill (null to a date, a date to another, a date
 // to null), and a value that no longer converts are found by the rows' raw
