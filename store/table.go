@@ -182,19 +182,10 @@ func (t *tableWriter) writeAt(seq uint32, entries []byte) error {
 // commit writes the presence filter, syncs the table and gives it its
 // final name.
 func (t *tableWriter) commit() error {
-	if t.cols != nil {
-		if err := t.cols.commit(); err != nil {
-			t.f.Close()
-			return err
-		}
-	}
 	if t.over != nil {
-		if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
-			return err
-		}
 		return t.commitOverlay()
 	}
-	if err := t.db.writeFilter(t.src, t.gen, t.p); err != nil {
+	if err := t.commitBeside(); err != nil {
 		t.f.Close()
 		return err
 	}
@@ -221,9 +212,24 @@ func (t *tableWriter) commit() error {
 	return syncDir(filepath.Dir(t.path))
 }
 
+// commitBeside writes the files beside the table: its column digests and
+// presence filter.
+func (t *tableWriter) commitBeside() error {
+	if t.cols != nil {
+		if err := t.cols.commit(); err != nil {
+			return err
+		}
+	}
+	return t.db.writeFilter(t.src, t.gen, t.p)
+}
+
 // commitOverlay links the base table under the generation's table name
-// and writes its overlay; both are synced, with their folder.
+// and writes its overlay and the files beside; all are synced, with their
+// folder.
 func (t *tableWriter) commitOverlay() error {
+	if err := t.commitBeside(); err != nil {
+		return err
+	}
 	o := t.over.merged(t.src, t.gen, t.rows)
 	os.Remove(t.path + ".tmp")
 	if err := os.Link(t.over.base.f.Name(), t.path+".tmp"); err != nil {
