@@ -1,11 +1,18 @@
 package store
 
 import (
+	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hedui/hedui/sources"
+	"github.com/hedui/hedui/sources/personid"
 )
 
 // TestPresence: every key added is present, after a round trip through
@@ -141,4 +148,80 @@ func TestFilterMappingsReleased(t *testing.T) {
 	if maps(db.filterPath(3, 10)) {
 		t.Fatal("the live filter stayed mapped after the index released its filters")
 	}
+}
+
+// TestRepeatFilterMissing: a generation without a repeat filter (an index
+// written before them, or a file lost) answers "may repeat" for everyone,
+// so that the assembly reads every row as before; with its filter, most
+// roster and police persons are told apart.
+func TestRepeatFilterMissing(t *testing.T) {
+	_, manifest, _ := regionCopy(t)
+	db := openQuiet(t, filepath.Join(t.TempDir(), "db"))
+	updateWith(t, db, manifest, UpdateOptions{})
+	var keys []personid.Key
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		cat, err := readCatalog(txn)
+		if err != nil {
+			return err
+		}
+		for _, s := range cat.Sources {
+			if s.Kind != sources.KindRoster {
+				continue
+			}
+			keys = collectGroups(txn, genPrefix(kindRecord, s.ID, s.dataGen()), 200)
+		}
+		return nil
+	})
+	if err != nil || len(keys) < 100 {
+		t.Fatalf("%d roster persons read: %v", len(keys), err)
+	}
+	told := func() (n int) {
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		for _, k := range keys {
+			for _, kind := range []sources.Kind{sources.KindRoster, sources.KindPolice} {
+				if !v.MayRepeat(k, kind) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := told(); n < len(keys) {
+		t.Fatalf("with the filters, only %d of %d persons told apart", n, 2*len(keys))
+	}
+	cat, err := db.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := db.Dir()
+	db.Close()
+	for _, s := range cat.Sources {
+		if err := os.Remove(db.repeatPath(s.ID, s.Gen)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	db = openQuiet(t, dir)
+	defer db.Close()
+	if n := told(); n != 0 {
+		t.Fatalf("without repeat filters, %d answers say a person certainly does not repeat", n)
+	}
+}
+
+// collectGroups returns the distinct person keys of the first n keys under
+// prefix (kind, src, gen | person key | seq).
+func collectGroups(txn *badger.Txn, prefix []byte, n int) []personid.Key {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var out []personid.Key
+	for it.Seek(prefix); it.ValidForPrefix(prefix) && len(out) < n; it.Next() {
+		k := personid.Key(binary.BigEndian.Uint64(it.Item().Key()[len(prefix):]))
+		if len(out) == 0 || out[len(out)-1] != k {
+			out = append(out, k)
+		}
+	}
+	return out
 }
