@@ -231,8 +231,7 @@ func (t *tableWriter) commitOverlay() error {
 		return err
 	}
 	o := t.over.merged(t.src, t.gen, t.rows)
-	os.Remove(t.path + ".tmp")
-	if err := os.Link(t.over.base.f.Name(), t.path+".tmp"); err != nil {
+	if err := linkOrCopy(t.over.base.f.Name(), t.path+".tmp"); err != nil {
 		return err
 	}
 	if err := o.write(t.db.overlayPath(t.src, t.gen)); err != nil {
