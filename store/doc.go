@@ -92,10 +92,11 @@
 // badger seek. tables/<src>-<gen>.rpt, for the roster and police, is its
 // repeat filter: the person keys that may have more than one row there, so
 // that assembling a household takes a member's only roster or police row
-// from the rows it already holds. All are written and synced before the
-// catalog names the generation, deleted with it, and Open deletes those of
-// generations that are not live; a missing one costs a full rewrite or a
-// seek, never a wrong answer.
+// from the rows it already holds (Open makes a missing one from the
+// table). All are written and synced before the catalog names the
+// generation, deleted with it, and Open deletes those of generations that
+// are not live; a missing one costs a full rewrite or a seek, never a wrong
+// answer.
 //
 // # Run history
 //

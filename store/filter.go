@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -293,19 +292,19 @@ func (f *filters) release() {
 // that one, and the rare false "met" only adds a key that does not repeat.
 // The filter is tables/<src>-<gen>.rpt, written with the table.
 //
-// repeatsOf makes the filter of a digest table of rows rows read from r.
-func repeatsOf(r io.ReaderAt, rows int64) (*presence, error) {
-	seen := newPresence(rows)
-	rep := newPresence(max(rows/4, 1))
+// repeatsOf makes the repeat filter of the digest table tr.
+func repeatsOf(tr *tableReader) (*presence, error) {
+	seen := newPresence(tr.rows)
+	rep := newPresence(max(tr.rows/4, 1))
 	const batch = 1 << 16
-	buf := make([]byte, batch*entryLen)
-	for seq := int64(0); seq < rows; seq += batch {
-		n := min(batch, rows-seq)
-		b := buf[:n*entryLen]
-		if _, err := r.ReadAt(b, tableHeader+seq*entryLen); err != nil {
+	var buf []byte
+	for seq := int64(0); seq < tr.rows; seq += batch {
+		b, err := tr.read(uint32(seq), batch, buf)
+		if err != nil {
 			return nil, fmt.Errorf("repeat filter: %w", err)
 		}
-		for i := 0; i < len(b); i += entryLen {
+		buf = b
+		for i := 0; i+entryLen <= len(b); i += entryLen {
 			if b[i] != kindRecord {
 				continue
 			}
@@ -318,6 +317,34 @@ func repeatsOf(r io.ReaderAt, rows int64) (*presence, error) {
 		}
 	}
 	return rep, nil
+}
+
+// addMissingRepeats gives the live roster and police generations of an
+// index written before repeat filters theirs, made from their digest
+// tables, once; Open calls it before any View can cache a filter. A
+// generation without a table keeps none, and a failure only costs seeks.
+func (db *DB) addMissingRepeats(cat *Catalog) {
+	for _, s := range cat.Sources {
+		if !s.Live() || !keepsRepeats(s.Kind) {
+			continue
+		}
+		path := db.repeatPath(s.ID, s.Gen)
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		tr, err := db.openTable(s.ID, s.Gen)
+		if err != nil {
+			continue // no table: every lookup asks, as before
+		}
+		rep, err := repeatsOf(tr)
+		tr.close()
+		if err == nil {
+			err = writeFilterFile(path, rep)
+		}
+		if err != nil {
+			db.log.Warn("index: no repeat filter", "kind", s.Kind, "path", s.Path, "err", err)
+		}
+	}
 }
 
 // keepsRepeats tells the kinds whose generations get a repeat filter: those

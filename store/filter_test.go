@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,13 +149,15 @@ func TestFilterMappingsReleased(t *testing.T) {
 	}
 }
 
-// TestRepeatFilterMissing: a generation without a repeat filter (an index
-// written before them, or a file lost) answers "may repeat" for everyone,
-// so that the assembly reads every row as before; with its filter, most
-// roster and police persons are told apart.
+// TestRepeatFilterMissing: Open gives a roster or police generation
+// without a repeat filter (an index written before them, or a file lost)
+// one made from its digest table, the same as an update writes; without a
+// table either, the generation answers "may repeat" for everyone, so that
+// the assembly reads every row as before.
 func TestRepeatFilterMissing(t *testing.T) {
 	_, manifest, _ := regionCopy(t)
-	db := openQuiet(t, filepath.Join(t.TempDir(), "db"))
+	dir := filepath.Join(t.TempDir(), "db")
+	db := openQuiet(t, dir)
 	updateWith(t, db, manifest, UpdateOptions{})
 	var keys []personid.Key
 	err := db.bdb.View(func(txn *badger.Txn) error {
@@ -165,17 +166,16 @@ func TestRepeatFilterMissing(t *testing.T) {
 			return err
 		}
 		for _, s := range cat.Sources {
-			if s.Kind != sources.KindRoster {
-				continue
+			if s.Kind == sources.KindRoster {
+				keys = collectGroups(txn, genPrefix(kindRecord, s.ID, s.dataGen()), 200)
 			}
-			keys = collectGroups(txn, genPrefix(kindRecord, s.ID, s.dataGen()), 200)
 		}
 		return nil
 	})
 	if err != nil || len(keys) < 100 {
 		t.Fatalf("%d roster persons read: %v", len(keys), err)
 	}
-	told := func() (n int) {
+	told := func(db *DB) (n int) {
 		v, err := db.View()
 		if err != nil {
 			t.Fatal(err)
@@ -190,25 +190,52 @@ func TestRepeatFilterMissing(t *testing.T) {
 		}
 		return n
 	}
-	if n := told(); n < len(keys) {
-		t.Fatalf("with the filters, only %d of %d persons told apart", n, 2*len(keys))
+	written := told(db)
+	if written < len(keys) {
+		t.Fatalf("with the filters, only %d of %d answers tell a person apart", written, 2*len(keys))
 	}
 	cat, err := db.Catalog()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := db.Dir()
-	db.Close()
+	files := map[string]bool{}
 	for _, s := range cat.Sources {
-		if err := os.Remove(db.repeatPath(s.ID, s.Gen)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
+		if keepsRepeats(s.Kind) {
+			files[db.repeatPath(s.ID, s.Gen)] = true
 		}
 	}
-	db = openQuiet(t, dir)
-	defer db.Close()
-	if n := told(); n != 0 {
-		t.Fatalf("without repeat filters, %d answers say a person certainly does not repeat", n)
+	remove := func(paths ...string) {
+		for _, p := range paths {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	for _, lose := range []struct {
+		name  string
+		table bool // the digest table goes too
+	}{{"repeat filters lost", false}, {"repeat filters and digest tables lost", true}} {
+		db.Close()
+		for _, s := range cat.Sources {
+			if keepsRepeats(s.Kind) {
+				remove(db.repeatPath(s.ID, s.Gen))
+				if lose.table {
+					remove(db.tablePath(s.ID, s.Gen))
+				}
+			}
+		}
+		db = openQuiet(t, dir)
+		got := told(db)
+		for p := range files {
+			if _, err := os.Stat(p); (err == nil) == lose.table {
+				t.Fatalf("%s: after Open, %s exists: %v", lose.name, p, err == nil)
+			}
+		}
+		if !lose.table && got != written || lose.table && got != 0 {
+			t.Fatalf("%s: %d answers tell a person apart, %d with the filters an update wrote", lose.name, got, written)
+		}
+	}
+	db.Close()
 }
 
 // collectGroups returns the distinct person keys of the first n keys under

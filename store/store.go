@@ -113,7 +113,8 @@ func (db *DB) Catalog() (*Catalog, error) {
 }
 
 // recover drops generations that never became live, deletes replaced ones,
-// finishes staged deltas made live and applies a committed run's pending
+// finishes staged deltas made live, gives the roster and police of an
+// older index their repeat filters and applies a committed run's pending
 // history.
 func (db *DB) recover() error {
 	if err := db.collect(true); err != nil {
@@ -129,6 +130,7 @@ func (db *DB) recover() error {
 	if err := db.recoverStaged(cat); err != nil {
 		return err
 	}
+	db.addMissingRepeats(cat)
 	return db.recoverHistory()
 }
 

@@ -190,7 +190,7 @@ func (t *tableWriter) commit() error {
 		return err
 	}
 	if t.repeats {
-		rep, err := repeatsOf(t.f, t.rows)
+		rep, err := repeatsOf(&tableReader{f: t.f, rows: t.rows, fileRows: t.rows, fileGen: t.gen, width: entryLen})
 		if err == nil {
 			err = writeFilterFile(t.db.repeatPath(t.src, t.gen), rep)
 		}
