@@ -336,6 +336,8 @@ func (db *DB) addMissingRepeats(cat *Catalog) {
 		if err != nil {
 			continue // no table: every lookup asks, as before
 		}
+		// Once per index, but a pass over the whole table: say why Open waits.
+		db.log.Info("index: making the repeat filter an older index lacks", "kind", s.Kind, "path", s.Path, "rows", tr.rows)
 		rep, err := repeatsOf(tr)
 		tr.close()
 		if err == nil {
