@@ -109,9 +109,8 @@ func (o *overlay) apply(seq uint32, n int, dst []byte) {
 // overlayWriter collects a delta's changed entries for an overlay over the
 // live generation's table.
 type overlayWriter struct {
-	base    *tableReader // the live generation's table (and its overlay)
-	baseGen uint32       // the generation whose file base.f is
-	recs    []byte       // this delta's changed entries, in no order
+	base *tableReader // the live generation's table (and its overlay)
+	recs []byte       // this delta's changed entries, in no order
 }
 
 // mayOverlay reports whether a delta over table tr (of generation gen) may
@@ -151,7 +150,7 @@ func (w *overlayWriter) merged(src uint16, gen uint32, rows int64) *overlay {
 		}
 	}
 	slices.SortStableFunc(all, func(a, b rec) int { return int(int64(a.seq) - int64(b.seq)) })
-	o := &overlay{src: src, gen: gen, baseGen: w.baseGen, rows: rows, recs: make([]byte, 0, len(all)*overlayRec)}
+	o := &overlay{src: src, gen: gen, baseGen: w.base.fileGen, rows: rows, recs: make([]byte, 0, len(all)*overlayRec)}
 	for i, r := range all {
 		if i > 0 && all[i-1].seq == r.seq {
 			continue

@@ -150,7 +150,7 @@ func (t *tableWriter) overlayOn(tr *tableReader) {
 	t.f.Close()
 	os.Remove(t.path + ".tmp")
 	t.f = nil
-	t.over = &overlayWriter{base: tr, baseGen: tr.fileGen}
+	t.over = &overlayWriter{base: tr}
 }
 
 // writeChunk writes the entries of a chunk of rows from seq0 on, of which
