@@ -54,7 +54,7 @@ func BenchmarkIndexBuild(b *testing.B) {
 // households, spread over the roster, are checked.
 func BenchmarkCheckHousehold(b *testing.B) {
 	dir, m := benchIndex(b)
-	db, err := store.Open(dir, store.Options{Logger: quiet(), CacheMB: 256})
+	db, err := store.Open(dir, store.Options{Logger: quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}

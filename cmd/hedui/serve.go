@@ -50,7 +50,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	db, err := store.Open(*dir, store.Options{Logger: indexLogger(stderr), CacheMB: 256})
+	db, err := store.Open(*dir, store.Options{Logger: indexLogger(stderr)})
 	if err != nil {
 		return err
 	}
