@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/matcher"
@@ -194,7 +197,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	var households []string
 	var candidates []personid.Key
 	if inc.all == "" {
-		households, candidates, err = inc.affected(last, env)
+		households, candidates, err = inc.affected(ctx, last)
 		if err != nil {
 			return nil, err
 		}
@@ -389,51 +392,16 @@ func insufficientRules(set *rules.Set, h *facts.Household, env rules.Env) string
 	return s
 }
 
-// affected reads the change sets written since the last run and returns the
-// roster households and candidate keys whose facts may differ.
-func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []personid.Key, error) {
+// affected lists the roster households to evaluate again and the persons
+// to evaluate again as omission candidates: every person of a change-set
+// group since the last run, with the households they are on. The change
+// sets are read in one pass; the persons they name are then looked up
+// (roster rows, hukou and name + birth date groups) by workers, each on its
+// own fork of the view.
+func (inc *incremental) affected(ctx context.Context, last *store.Run) ([]string, []personid.Key, error) {
+	var todo []changedGroup
 	hs := map[string]bool{}
-	cands := map[personid.Key]bool{}
 	inc.candidateChanged = map[personid.Key]bool{}
-	byKey := func(k personid.Key) error {
-		rows, err := inc.v.RosterRows(k)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			hs[r.HouseholdID] = true
-		}
-		// A candidate whose records changed, or one who joined the roster
-		// and whose candidate flags clear.
-		cands[k] = true
-		return nil
-	}
-	onHukou := func(h uint64) error {
-		rows, err := inc.v.HukouRows(h)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if k := r.Rec.Base().Key; k != 0 {
-				if err := byKey(k); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	byNameDOB := func(h uint64) error {
-		keys, err := inc.v.RosterNameDOB(h)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := byKey(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, s := range inc.v.Catalog().Sources {
 		seen := last.GenOf(s.ID)
 		for _, g := range s.Chain {
@@ -444,33 +412,17 @@ func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []pe
 				inc.sum.ChangedGroups++
 				switch sub {
 				case 'p':
-					k := personid.Key(binary.BigEndian.Uint64(group))
-					if err := byKey(k); err != nil {
-						return err
-					}
+					k := binary.BigEndian.Uint64(group)
+					todo = append(todo, changedGroup{'p', k, s.Kind == sources.KindStaff})
 					if s.Kind == sources.KindPoverty || s.Kind == sources.KindDisability {
-						inc.candidateChanged[k] = true
-					}
-					if s.Kind == sources.KindStaff {
-						// A staff change reaches the roster members on the staff member's hukous.
-						pol, err := inc.v.Records(k, sources.KindPolice)
-						if err != nil {
-							return err
-						}
-						for _, p := range pol {
-							if no := p.Rec.(*sources.Police).HukouNo; no != "" {
-								if err := onHukou(matcher.HukouHash(no)); err != nil {
-									return err
-								}
-							}
-						}
+						inc.candidateChanged[personid.Key(k)] = true
 					}
 				case 'n', 'a':
 					if s.Kind != sources.KindRoster || sub == 'a' {
-						return byNameDOB(binary.BigEndian.Uint64(group))
+						todo = append(todo, changedGroup{'a', binary.BigEndian.Uint64(group), false})
 					}
 				case 'h':
-					return onHukou(binary.BigEndian.Uint64(group))
+					todo = append(todo, changedGroup{'h', binary.BigEndian.Uint64(group), false})
 				case 'd':
 					hs[string(group)] = true
 				}
@@ -481,17 +433,131 @@ func (inc *incremental) affected(last *store.Run, env rules.Env) ([]string, []pe
 			}
 		}
 	}
-	var keys []personid.Key
-	for k := range cands {
-		keys = append(keys, k)
+	// Shares of at least 8 groups: a fork costs an iterator per source.
+	workers := max(1, min(inc.cfg.Workers, (len(todo)+7)/8)) // RunIncremental sets Workers
+	parts := make([]reach, workers)
+	g, ctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		v := inc.v
+		if w > 0 {
+			v = v.Fork()
+		}
+		part := todo[len(todo)*w/workers : len(todo)*(w+1)/workers]
+		g.Go(func() error {
+			if w > 0 {
+				defer v.Close()
+			}
+			parts[w] = reach{v: v, hs: map[string]bool{}, cands: map[personid.Key]bool{}}
+			return parts[w].groups(ctx, part)
+		})
 	}
-	slices.Sort(keys)
-	ids := make([]string, 0, len(hs))
-	for id := range hs {
-		ids = append(ids, id)
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(ids)
+	cands := map[personid.Key]bool{}
+	for _, p := range parts {
+		maps.Copy(hs, p.hs)
+		maps.Copy(cands, p.cands)
+	}
+	keys := slices.Sorted(maps.Keys(cands))
+	ids := slices.Sorted(maps.Keys(hs))
 	return ids, keys, nil
+}
+
+// changedGroup is one change-set group that names persons: a person key
+// ('p'; staff tells a staff member's, whose hukous reach further), a
+// hukou hash ('h') or a roster name + birth date hash ('a').
+type changedGroup struct {
+	sub   byte
+	group uint64
+	staff bool
+}
+
+// reach collects, on one view, the households and candidates that changed
+// groups reach.
+type reach struct {
+	v     *store.View
+	hs    map[string]bool
+	cands map[personid.Key]bool
+}
+
+func (r *reach) groups(ctx context.Context, gs []changedGroup) error {
+	for i, g := range gs {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var err error
+		switch g.sub {
+		case 'p':
+			err = r.person(personid.Key(g.group), g.staff)
+		case 'h':
+			err = r.hukou(g.group)
+		case 'a':
+			err = r.nameDOB(g.group)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// person adds the households key is on, and key as a candidate: one whose
+// records changed, or one who joined the roster and whose candidate flags
+// clear. A staff change also reaches the roster members on the staff
+// member's hukous.
+func (r *reach) person(key personid.Key, staff bool) error {
+	rows, err := r.v.RosterRows(key)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		r.hs[row.HouseholdID] = true
+	}
+	r.cands[key] = true
+	if !staff {
+		return nil
+	}
+	pol, err := r.v.Records(key, sources.KindPolice)
+	if err != nil {
+		return err
+	}
+	for _, p := range pol {
+		if no := p.Rec.(*sources.Police).HukouNo; no != "" {
+			if err := r.hukou(matcher.HukouHash(no)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *reach) hukou(h uint64) error {
+	rows, err := r.v.HukouRows(h)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if k := row.Rec.Base().Key; k != 0 {
+			if err := r.person(k, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *reach) nameDOB(h uint64) error {
+	keys, err := r.v.RosterNameDOB(h)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := r.person(k, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // countUnchanged fills the unchanged counts: households and candidates of
