@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/hedui/hedui/sources/personid"
 )
 
 // payrollReader writes cols as a payroll file in row groups of 64 rows and
@@ -179,6 +181,58 @@ func TestPinShared(t *testing.T) {
 	for range 4 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestDecodeSomeRows: decoding a few rows of a chunk, or parsing their keys
+// (a page visited at those rows only), or many of them (a full pass over the
+// page) gives the rows a decode of the whole chunk gives, nulls, plain and
+// dictionary pages alike.
+func TestDecodeSomeRows(t *testing.T) {
+	for _, dict := range []bool{false, true} {
+		r := payrollReader(t, payrollCols(t, dict, nil))
+		for _, c := range r.Chunks() {
+			all, err := r.Decode(c, nil)
+			if err != nil || len(all) != c.Rows {
+				t.Fatalf("dict=%v chunk %d: %d records, %v", dict, c.Index, len(all), err)
+			}
+			keys, err := r.Keys(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subsets := [][]int{{0}, {c.Rows - 1}}
+			for i := range c.Rows {
+				subsets = append(subsets, []int{i})
+			}
+			var every11, odd []int
+			for i := 0; i < c.Rows; i++ {
+				if i%11 == 3 {
+					every11 = append(every11, i)
+				}
+				if i%2 == 1 {
+					odd = append(odd, i)
+				}
+			}
+			subsets = append(subsets, every11, odd)
+			for _, rows := range subsets {
+				got, err := r.Decode(c, rows)
+				if err != nil {
+					t.Fatalf("dict=%v chunk %d rows %v: %v", dict, c.Index, rows, err)
+				}
+				want := make([]Record, len(rows))
+				var wantKeys []personid.Parsed
+				for j, i := range rows {
+					want[j] = all[i]
+					wantKeys = append(wantKeys, keys[i])
+				}
+				if render(got) != render(want) {
+					t.Fatalf("dict=%v chunk %d rows %v:\n%s\nwant\n%s", dict, c.Index, rows, render(got), render(want))
+				}
+				if at, err := r.KeysAt(c, rows, nil); err != nil || !slices.Equal(at, wantKeys) {
+					t.Fatalf("dict=%v chunk %d: KeysAt %v = %v, %v; want %v", dict, c.Index, rows, at, err, wantKeys)
+				}
+			}
 		}
 	}
 }

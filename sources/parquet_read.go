@@ -420,6 +420,16 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 		defs := p.DefinitionLevels()
 		n := int(p.NumValues())
 		data := p.Data()
+		// A page with few wanted rows (a delta's changed rows) is visited at
+		// those rows only.
+		var ws []int
+		sparse := false
+		if w.rows != nil {
+			ws = w.within(row, row+n)
+			if sparse = len(ws) < n/8; !sparse {
+				w.i -= len(ws) // the full pass below walks them
+			}
+		}
 		if dict := p.Dictionary(); dict != nil {
 			if dict != lastDict {
 				lastDict = dict
@@ -435,6 +445,25 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 				d.ndict += len(dictSpans)
 			}
 			idx := data.Int32()
+			if sparse {
+				return sparseText(defs, maxDef, n, len(idx), ws, &row, func(j int) error {
+					if j < 0 {
+						d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+						return nil
+					}
+					k := idx[j]
+					if k < 0 || int(k) >= len(dictSpans) {
+						return errors.New("damaged Parquet page: dictionary index out of range")
+					}
+					if dictSpans[k].off == notCopied {
+						v := dictVals[dictOffs[k]:dictOffs[k+1]]
+						dictSpans[k] = span{uint32(len(d.arena)), uint32(len(v))}
+						d.arena = append(d.arena, v...)
+					}
+					d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[k]), append(d.dict, int32(d.dictBase)+k)
+					return nil
+				})
+			}
 			j := 0
 			for i := 0; i < n; i++ {
 				row++
@@ -463,6 +492,18 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 		}
 		vals, o := byteValues(&data, rc.phys, offs)
 		offs = o
+		if sparse {
+			return sparseText(defs, maxDef, n, max(len(o)-1, 0), ws, &row, func(j int) error {
+				if j < 0 {
+					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+					return nil
+				}
+				v := vals[o[j]:o[j+1]]
+				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
+				d.arena = append(d.arena, v...)
+				return nil
+			})
+		}
 		j := 0
 		for i := 0; i < n; i++ {
 			row++
@@ -562,6 +603,54 @@ type wantCursor struct {
 	i    int
 }
 
+// within returns the wanted rows in [from, to) and moves past them.
+func (w *wantCursor) within(from, to int) []int {
+	for w.i < len(w.rows) && w.rows[w.i] < from {
+		w.i++
+	}
+	i := w.i
+	for w.i < len(w.rows) && w.rows[w.i] < to {
+		w.i++
+	}
+	return w.rows[i:w.i]
+}
+
+// sparseText visits the wanted rows (ascending, within the page) of a page
+// of n rows, with definition levels defs, that holds values non-null values:
+// fn gets the index of each wanted row's value, or -1 for a null. The rows
+// between are not looked at, but the page's value count is checked against
+// its definition levels as a full pass would. *row moves past the page.
+func sparseText(defs []byte, maxDef byte, n, values int, wanted []int, row *int, fn func(j int) error) error {
+	nonNull := n
+	if len(defs) > 0 {
+		nonNull = bytes.Count(defs[:n], []byte{maxDef})
+	}
+	if nonNull > values {
+		return errors.New("damaged Parquet page: fewer values than rows")
+	}
+	j, i := 0, 0 // the value index of page row i
+	for _, r := range wanted {
+		t := r - *row
+		if len(defs) == 0 {
+			j, i = t, t
+		}
+		for ; i < t; i++ {
+			if defs[i] == maxDef {
+				j++
+			}
+		}
+		k := j
+		if len(defs) > 0 && defs[t] != maxDef {
+			k = -1
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	*row += n
+	return nil
+}
+
 func (w *wantCursor) wanted(row int) bool {
 	if w.rows == nil {
 		return true
@@ -610,11 +699,35 @@ func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed, 
 		var vals []byte
 		var o []uint32
 		var idx []int32
+		values := 0
 		if dict != nil {
 			idx = data.Int32()
+			values = len(idx)
 		} else {
 			vals, pageOffs = byteValues(&data, rc.phys, pageOffs)
 			o = pageOffs
+			values = max(len(o)-1, 0)
+		}
+		if ws := w.within(row, row+n); w.rows != nil && len(ws) < n/8 {
+			return sparseText(defs, maxDef, n, values, ws, &row, func(j int) error {
+				switch {
+				case j < 0:
+					dst = append(dst, empty)
+				case dict == nil:
+					dst = append(dst, personid.ParseBytes(vals[o[j]:o[j+1]]))
+				case uint32(idx[j]) >= uint32(len(dictKeys)):
+					return errors.New("damaged Parquet page: dictionary index out of range")
+				default:
+					d := idx[j]
+					if !dictDone[d] {
+						dictKeys[d], dictDone[d] = personid.ParseBytes(dictVals[offs[d]:offs[d+1]]), true
+					}
+					dst = append(dst, dictKeys[d])
+				}
+				return nil
+			})
+		} else {
+			w.i -= len(ws) // the full pass below walks them
 		}
 		j := 0
 		for i := 0; i < n; i++ {
