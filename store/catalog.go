@@ -57,6 +57,13 @@ type Source struct {
 	// knows when a triple leaves (absent in catalogs of older versions:
 	// the next roster update then writes it whole).
 	ComboRows []int64 `json:"combo_rows,omitempty"`
+	// ShortKeys says that the live rows may include persons' only rows
+	// stored under shortKey (kindShort entries), and that each generation's
+	// repeat filter names every person key that may have a row under
+	// another key. A full write sets it for the kinds shortKeyed tells;
+	// deltas keep it. Indexes of older versions lack it: their rows are
+	// read by seeks.
+	ShortKeys bool `json:"short_keys,omitempty"`
 }
 
 // EntryInfo is the part of a manifest entry that says how files are read.

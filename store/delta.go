@@ -139,6 +139,15 @@ func (d *delta) apply(ctx context.Context) error {
 	if p := d.db.reusableFilter(d.src, d.oldGen, total); p != nil {
 		tw.p, tw.extend = p, true
 	}
+	if live.ShortKeys {
+		// The new generation's repeat filter is the live one and the
+		// persons of the rows the delta files under other keys.
+		rep, release := d.db.repeats(d.src, d.oldGen)
+		if rep != nil {
+			tw.rep = &presence{words: slices.Clone(rep.words)}
+		}
+		release()
+	}
 	old, err := d.db.openColumns(d.src, d.oldGen, rd.Columns())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		d.db.log.Warn("index: column digests not used", "err", err)
@@ -151,11 +160,12 @@ func (d *delta) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if tw.extend {
-		for _, r := range rows {
-			if r.new.flag != 0 {
-				tw.p.add(r.new.group)
-			}
+	for _, r := range rows {
+		if tw.extend && r.new.flag != 0 {
+			tw.p.add(r.new.group)
+		}
+		if tw.rep != nil && r.new.flag == kindRecord {
+			tw.rep.add(r.new.group)
 		}
 	}
 	// A delta beyond one transaction has its writes logged first; the
@@ -428,6 +438,11 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 			}
 			buf, _ = cd.appendRecord(buf[:0], rec, fi)
 			flag, group := recordGroup(r.key, rec)
+			if flag == kindRecord && r.old.flag == kindShort && r.old.group == group {
+				// Changed in place: the person's rows under other keys, if
+				// any came since, are in the repeat filter.
+				flag = kindShort
+			}
 			r.new = entryOf(flag, group, buf)
 		}
 		r.new.raw = raw
@@ -690,9 +705,9 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 	}
 	for _, r := range rows {
 		if r.old.flag != 0 {
-			k := recKey(nil, r.old.flag, d.src, d.data, r.old.group, r.seq)
+			k := entryKey(nil, r.old, d.src, d.data, r.seq)
 			oldKey := personid.Key(0)
-			if r.old.flag == kindRecord {
+			if r.old.flag == kindRecord || r.old.flag == kindShort {
 				oldKey = personid.Key(r.old.group)
 			}
 			if d.keyed() {
@@ -709,7 +724,12 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 			}
 			diff.add(subOf(r.old.flag), be64(r.old.group), r.old.digest, -1)
 		}
-		if r.new.flag != 0 {
+		if r.new.flag == kindShort {
+			if err := w.Set(shortKey(nil, d.src, d.data, r.new.group), shortValue(r.seq, r.val)); err != nil {
+				return 0, err
+			}
+			diff.add(changePerson, be64(r.new.group), r.new.digest, 1)
+		} else if r.new.flag != 0 {
 			if err := w.Set(recKey(nil, r.new.flag, d.src, d.data, r.new.group, r.seq), r.val); err != nil {
 				return 0, err
 			}

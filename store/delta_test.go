@@ -75,7 +75,18 @@ func dump(t *testing.T, db *DB) map[string]string {
 						it.Close()
 						return err
 					}
-					out[fmt.Sprintf("%c %s %x", k, s.Path, it.Item().Key()[len(p):])] = fmt.Sprintf("%x", v)
+					suffix := it.Item().Key()[len(p):]
+					if k == kindRecord && len(suffix) == 8 {
+						// A shortKey: dumped as the row's key under the
+						// other form, so that indexes compare by content.
+						seq, val, err := splitRecord(nil, v)
+						if err != nil {
+							it.Close()
+							return err
+						}
+						suffix, v = binary.BigEndian.AppendUint32(slices.Clone(suffix), seq), val
+					}
+					out[fmt.Sprintf("%c %s %x", k, s.Path, suffix)] = fmt.Sprintf("%x", v)
 				}
 				it.Close()
 			}

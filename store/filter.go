@@ -351,6 +351,11 @@ func (db *DB) addMissingRepeats(cat *Catalog) {
 
 // keepsRepeats tells the kinds whose generations get a repeat filter: those
 // whose rows the assembly meets again before it would ask for them.
+// shortKeyed tells the kinds whose full writes store persons' only rows
+// under shortKey: all but the roster and police, whose rows have second keys
+// (and whose repeat filters are made from their tables).
+func shortKeyed(k sources.Kind) bool { return !keepsRepeats(k) }
+
 func keepsRepeats(k sources.Kind) bool {
 	return k == sources.KindRoster || k == sources.KindPolice
 }

@@ -28,6 +28,14 @@ const (
 	changeBlock = 'B'
 )
 
+// kindShort is not a key kind but a digest-table flag: the row, filed under
+// kindRecord, is its person's only row by ID in the source (the repeat
+// filter of the generation that wrote it said so) and is stored under
+// shortKey, where a point Get finds it through badger's bloom filters
+// rather than a seek through every level. Only sources of Source.ShortKeys
+// have such rows.
+const kindShort = 'S'
+
 const genPrefixLen = 1 + 2 + 4
 
 // genPrefix is kind | src | gen: everything one generation of one source
@@ -47,6 +55,43 @@ func recKey(dst []byte, kind byte, src uint16, gen uint32, group uint64, seq uin
 	dst = binary.BigEndian.AppendUint32(dst, gen)
 	dst = binary.BigEndian.AppendUint64(dst, group)
 	return binary.BigEndian.AppendUint32(dst, seq)
+}
+
+// shortKey is R | src | gen | personKey: the key of a person's only record
+// in a source of Source.ShortKeys. Its value is seq(4) | record value. The
+// key is the prefix of the person's other keys, so a seek for the prefix
+// finds it too.
+func shortKey(dst []byte, src uint16, gen uint32, key uint64) []byte {
+	return groupPrefix(dst, kindRecord, src, gen, key)
+}
+
+// shortValue is the value stored under a shortKey: seq, then val.
+func shortValue(seq uint32, val []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(val)), seq), val...)
+}
+
+// splitRecord gives the row ordinal and record value of a kindRecord key
+// whose part after the person's prefix is suffix, and its value.
+func splitRecord(suffix, val []byte) (uint32, []byte, error) {
+	if len(suffix) == 0 { // a shortKey
+		if len(val) < 4 {
+			return 0, nil, errCorrupt
+		}
+		return binary.BigEndian.Uint32(val), val[4:], nil
+	}
+	if len(suffix) < 4 {
+		return 0, nil, errCorrupt
+	}
+	return binary.BigEndian.Uint32(suffix[len(suffix)-4:]), val, nil
+}
+
+// entryKey is the key of the row at seq whose table entry is e, a row that
+// has one (e.flag not 0), in generation gen of source src.
+func entryKey(dst []byte, e rowEntry, src uint16, gen uint32, seq uint32) []byte {
+	if e.flag == kindShort {
+		return shortKey(dst, src, gen, e.group)
+	}
+	return recKey(dst, e.flag, src, gen, e.group, seq)
 }
 
 // groupPrefix is kind | src | gen | group(8).

@@ -107,6 +107,9 @@ type tableWriter struct {
 	// repeats asks for the generation's repeat filter (keepsRepeats), made
 	// from the finished table at commit.
 	repeats bool
+	// rep, when not nil, is the generation's repeat filter made beforehand
+	// (a short-keyed source's: Source.ShortKeys), written at commit.
+	rep *presence
 	// over, when not nil, makes the table an overlay over the live
 	// generation's (overlay.go): f is not used, the changed entries are
 	// collected instead.
@@ -212,11 +215,16 @@ func (t *tableWriter) commit() error {
 	return syncDir(filepath.Dir(t.path))
 }
 
-// commitBeside writes the files beside the table: its column digests and
-// presence filter.
+// commitBeside writes the files beside the table: its column digests,
+// presence filter and, when made beforehand, repeat filter.
 func (t *tableWriter) commitBeside() error {
 	if t.cols != nil {
 		if err := t.cols.commit(); err != nil {
+			return err
+		}
+	}
+	if t.rep != nil {
+		if err := writeFilterFile(t.db.repeatPath(t.src, t.gen), t.rep); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/hedui/hedui/matcher"
 	"github.com/hedui/hedui/sources"
@@ -244,6 +246,7 @@ func (db *DB) updateEntry(ctx context.Context, m *sources.Manifest, e *sources.E
 		s.Pending, s.Gen, s.Data, s.Snapshot, s.Fingerprint = 0, gen, gen, e.Snapshot, fp
 		s.Files, s.Quality = w.files, w.qual
 		s.Combos, s.ComboRows = w.combos.sorted()
+		s.ShortKeys = w.rep != nil
 		s.Entry = EntryInfo{Columns: e.Columns, Formats: e.Formats, Units: e.Units, Values: e.Values, Encoding: e.Encoding}
 		if oldGen != 0 {
 			s.Garbage = append(s.Garbage, oldData)
@@ -366,6 +369,10 @@ type genWriter struct {
 	qual   *sources.Quality
 	combos comboCounts // the roster's
 	table  *tableWriter
+	// rep, for a kind shortKeyed tells, is the generation's repeat filter,
+	// made before any row is written: the rows of the person keys it does
+	// not hold go under shortKey.
+	rep *presence
 }
 
 func (w *genWriter) write(ctx context.Context) error {
@@ -395,6 +402,12 @@ func (w *genWriter) write(ctx context.Context) error {
 		return err
 	}
 	w.table.repeats = keepsRepeats(w.e.Kind)
+	if shortKeyed(w.e.Kind) {
+		if w.rep, err = repeatedKeys(ctx, rd, chunks, total, w.opts.Workers); err != nil {
+			return err
+		}
+		w.table.rep = w.rep
+	}
 	var mu sync.Mutex
 	combos := comboCounts{}
 	wb := w.db.bdb.NewWriteBatch()
@@ -470,6 +483,49 @@ func (w *genWriter) write(ctx context.Context) error {
 	return wb.Flush()
 }
 
+// repeatedKeys makes the repeat filter of a source about to be written whole
+// from its key column alone: the person keys met twice in one pass over its
+// rows in order, as repeatsOf does over a table. Chunks are parsed a few at a
+// time in parallel and fed to the filter in row order.
+func repeatedKeys(ctx context.Context, rd *sources.Reader, chunks []sources.Chunk, total int64, workers int) (*presence, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	seen := newPresence(total)
+	rep := newPresence(max(total/4, 1))
+	for i := 0; i < len(chunks); i += workers {
+		batch := chunks[i:min(i+workers, len(chunks))]
+		keys := make([][]personid.Parsed, len(batch))
+		g, gctx := errgroup.WithContext(ctx)
+		for j, c := range batch {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				var err error
+				keys[j], err = rd.Keys(c, nil)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		for _, ks := range keys {
+			for _, k := range ks {
+				if k.Reason != personid.ReasonNone {
+					continue
+				}
+				if g := uint64(k.Key); seen.has(g) {
+					rep.add(g)
+				} else {
+					seen.add(g)
+				}
+			}
+		}
+	}
+	return rep, nil
+}
+
 // rosterND is the name + birth date + region hash a roster person is
 // found under (kindRosterN) when the person's first row is rm.
 func rosterND(key personid.Key, rm *sources.RosterMember) uint64 {
@@ -541,6 +597,9 @@ func withKey(key personid.Key, val []byte) []byte {
 func (w *genWriter) put(wb *badger.WriteBatch, key personid.Key, seq uint32, rec sources.Record, val []byte) (rowEntry, error) {
 	o := rec.Base()
 	flag, group := recordGroup(key, rec)
+	if flag == kindRecord && w.rep != nil && !w.rep.has(group) {
+		return entryOf(kindShort, group, val), wb.Set(shortKey(nil, w.src, w.gen, group), shortValue(seq, val))
+	}
 	ent := entryOf(flag, group, val)
 	if err := wb.Set(recKey(nil, flag, w.src, w.gen, group, seq), val); err != nil {
 		return ent, err
@@ -587,11 +646,20 @@ var diffKinds = []struct {
 	group     func(k []byte) []byte // k without the generation prefix
 	identity  func(k, v []byte) uint64
 }{
-	{kindRecord, changePerson, func(k []byte) []byte { return k[:8] }, func(_, v []byte) uint64 { return valueDigest(v) }},
+	{kindRecord, changePerson, func(k []byte) []byte { return k[:8] }, recordIdentity},
 	{kindNameDOB, changeNameDOB, func(k []byte) []byte { return k[:8] }, func(_, v []byte) uint64 { return valueDigest(v) }},
 	{kindHukou, changeHukou, func(k []byte) []byte { return k[:8] }, keyedIdentity},
 	{kindHouse, changeHousehold, func(k []byte) []byte { return k[:len(k)-4] }, keyedIdentity},
 	{kindRosterN, changeRosterN, func(k []byte) []byte { return k[:8] }, func(k, _ []byte) uint64 { return binary.BigEndian.Uint64(k[8:]) }},
+}
+
+// recordIdentity is the identity of a kindRecord row, stored under either
+// key: its value's digest, as its table entry has it.
+func recordIdentity(k, v []byte) uint64 {
+	if _, val, err := splitRecord(k[8:], v); err == nil {
+		v = val
+	}
+	return valueDigest(v)
 }
 
 // keyedIdentity is the identity of a value that starts with a person key.

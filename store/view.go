@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -46,8 +47,12 @@ type liveSource struct {
 	// without records in this source apart without a seek.
 	present *presence
 	// repeat, when the generation has a repeat filter (the roster's and
-	// police's), tells the person keys that may have more than one row.
+	// police's, and a short-keyed source's), tells the person keys that may
+	// have more than one row.
 	repeat *presence
+	// short: the person keys repeat does not hold have at most one row by
+	// ID, under shortKey (Source.ShortKeys).
+	short bool
 }
 
 // View opens a read view; Close releases it.
@@ -81,9 +86,10 @@ func (db *DB) View() (*View, error) {
 		var release func()
 		ls.present, release = db.filter(s.ID, s.Gen)
 		v.release = append(v.release, release)
-		if keepsRepeats(s.Kind) {
+		if keepsRepeats(s.Kind) || s.ShortKeys {
 			ls.repeat, release = db.repeats(s.ID, s.Gen)
 			v.release = append(v.release, release)
+			ls.short = s.ShortKeys && ls.repeat != nil
 		}
 		if s.Kind == sources.KindRoster {
 			v.roster = ls
@@ -220,20 +226,48 @@ func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 		if !want(ls) || kind != kindHukou && ls.present != nil && !ls.present.has(group) {
 			continue
 		}
-		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)
-		err := v.scan(kind, ls, v.buf, func(k, val []byte) error {
-			rec, err := decode(ls, val)
+		add := func(k, val []byte) error {
+			seq := uint32(0)
+			var err error
+			if kind == kindRecord {
+				seq, val, err = splitRecord(k, val)
+			} else {
+				seq = seqOf(k)
+			}
+			var rec sources.Record
+			if err == nil {
+				rec, err = decode(ls, val)
+			}
 			if err != nil {
 				return v.corrupt(ls, err)
 			}
-			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seqOf(k), Rec: rec})
+			out = append(out, matcher.Indexed{Source: ls.pos, Seq: seq, Rec: rec})
 			return nil
-		})
+		}
+		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)
+		var err error
+		if kind == kindRecord && ls.short && !ls.repeat.has(group) {
+			err = v.get(v.buf, add) // v.buf is the person's shortKey
+		} else {
+			err = v.scan(kind, ls, v.buf, add)
+		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// get calls fn with the empty suffix and the value of key, if it exists.
+func (v *View) get(key []byte, fn func(k, val []byte) error) error {
+	item, err := v.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(val []byte) error { return fn(nil, val) })
 }
 
 func (v *View) corrupt(ls *liveSource, err error) error {
@@ -285,7 +319,11 @@ func (v *View) RosterRows(key personid.Key) ([]*sources.RosterMember, error) {
 func (v *View) readRosterRows(ls *liveSource, key personid.Key) ([]*sources.RosterMember, error) {
 	var out []*sources.RosterMember
 	v.buf = groupPrefix(v.buf, kindRecord, ls.src.ID, ls.src.dataGen(), uint64(key))
-	err := v.scan(kindRecord, ls, v.buf, func(_, val []byte) error {
+	err := v.scan(kindRecord, ls, v.buf, func(k, val []byte) error {
+		_, val, err := splitRecord(k, val)
+		if err != nil {
+			return v.corrupt(ls, err)
+		}
 		rec, err := ls.codec.decode(key, val)
 		if err != nil {
 			return v.corrupt(ls, err)
