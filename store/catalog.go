@@ -11,7 +11,11 @@ import (
 	"github.com/hedui/hedui/sources"
 )
 
-const catalogVersion = 1
+// catalogVersion is the version this hedui writes. Version 2 added short
+// keys (Source.ShortKeys), which an older hedui would misread: it refuses
+// the catalog instead. Version 1 catalogs are read (their sources have no
+// short keys) and written back as version 2.
+const catalogVersion = 2
 
 var catalogKey = []byte{kindMeta, 'c', 'a', 't'}
 
@@ -99,13 +103,14 @@ func readCatalog(txn *badger.Txn) (*Catalog, error) {
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, c) }); err != nil {
 		return nil, fmt.Errorf("index catalog: %w", err)
 	}
-	if c.Version != catalogVersion {
-		return nil, fmt.Errorf("index catalog version %d; this hedui reads version %d: rebuild the index", c.Version, catalogVersion)
+	if c.Version != catalogVersion && c.Version != 1 {
+		return nil, fmt.Errorf("index catalog version %d; this hedui reads versions 1 and %d: rebuild the index", c.Version, catalogVersion)
 	}
 	return c, nil
 }
 
 func writeCatalog(txn *badger.Txn, c *Catalog) error {
+	c.Version = catalogVersion
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
