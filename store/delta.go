@@ -140,13 +140,9 @@ func (d *delta) apply(ctx context.Context) error {
 		tw.p, tw.extend = p, true
 	}
 	if live.ShortKeys {
-		// The new generation's repeat filter is the live one and the
-		// persons of the rows the delta files under other keys.
-		rep, release := d.db.repeats(d.src, d.oldGen)
-		if rep != nil {
-			tw.rep = &presence{words: slices.Clone(rep.words)}
+		if tw.rep, err = d.liveRepeats(tr); err != nil {
+			return err
 		}
-		release()
 	}
 	old, err := d.db.openColumns(d.src, d.oldGen, rd.Columns())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -206,6 +202,20 @@ func (d *delta) apply(ctx context.Context) error {
 	d.db.removeTable(d.src, d.oldGen)
 	d.rows = int64(len(rows))
 	return nil
+}
+
+// liveRepeats returns a copy of the live generation's repeat filter, made
+// again from its table tr when it is missing or full; the delta adds the
+// persons of the rows it files under other keys than shortKey. Persons the
+// delta removes stay in it: a filter only errs towards seeking.
+func (d *delta) liveRepeats(tr *tableReader) (*presence, error) {
+	rep, release := d.db.repeats(d.src, d.oldGen)
+	defer release()
+	if rep != nil && rep.fill() <= maxReusedFill {
+		return &presence{words: slices.Clone(rep.words)}, nil
+	}
+	d.db.log.Info("index: making the repeat filter again", "kind", d.e.Kind, "path", d.e.Path, "rows", tr.rows)
+	return repeatsOf(tr, true)
 }
 
 // commit writes the delta (unless it was staged), the change set and the

@@ -292,10 +292,18 @@ func (f *filters) release() {
 // that one, and the rare false "met" only adds a key that does not repeat.
 // The filter is tables/<src>-<gen>.rpt, written with the table.
 //
-// repeatsOf makes the repeat filter of the digest table tr.
-func repeatsOf(tr *tableReader) (*presence, error) {
+// A short-keyed source's generation (Source.ShortKeys) has one too, made
+// before its rows are written (repeatedKeys) and extended by its deltas: it
+// also holds every person key with a row not under shortKey.
+//
+// repeatsOf makes the repeat filter of the digest table tr; short says the
+// table is a short-keyed source's.
+func repeatsOf(tr *tableReader, short bool) (*presence, error) {
 	seen := newPresence(tr.rows)
 	rep := newPresence(max(tr.rows/4, 1))
+	if short {
+		rep = newPresence(max(tr.rows, 1)) // it holds the persons of every row under another key
+	}
 	const batch = 1 << 16
 	var buf []byte
 	for seq := int64(0); seq < tr.rows; seq += batch {
@@ -305,11 +313,11 @@ func repeatsOf(tr *tableReader) (*presence, error) {
 		}
 		buf = b
 		for i := 0; i+entryLen <= len(b); i += entryLen {
-			if b[i] != kindRecord {
+			if b[i] != kindRecord && b[i] != kindShort {
 				continue
 			}
 			g := binary.LittleEndian.Uint64(b[i+1:])
-			if seen.has(g) {
+			if short && b[i] == kindRecord || seen.has(g) {
 				rep.add(g)
 			} else {
 				seen.add(g)
@@ -325,7 +333,7 @@ func repeatsOf(tr *tableReader) (*presence, error) {
 // generation without a table keeps none, and a failure only costs seeks.
 func (db *DB) addMissingRepeats(cat *Catalog) {
 	for _, s := range cat.Sources {
-		if !s.Live() || !keepsRepeats(s.Kind) {
+		if !s.Live() || !keepsRepeats(s.Kind) && !s.ShortKeys {
 			continue
 		}
 		path := db.repeatPath(s.ID, s.Gen)
@@ -338,7 +346,7 @@ func (db *DB) addMissingRepeats(cat *Catalog) {
 		}
 		// Once per index, but a pass over the whole table: say why Open waits.
 		db.log.Info("index: making the repeat filter an older index lacks", "kind", s.Kind, "path", s.Path, "rows", tr.rows)
-		rep, err := repeatsOf(tr)
+		rep, err := repeatsOf(tr, s.ShortKeys)
 		tr.close()
 		if err == nil {
 			err = writeFilterFile(path, rep)

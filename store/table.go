@@ -193,7 +193,7 @@ func (t *tableWriter) commit() error {
 		return err
 	}
 	if t.repeats {
-		rep, err := repeatsOf(&tableReader{f: t.f, rows: t.rows, fileRows: t.rows, fileGen: t.gen, width: entryLen})
+		rep, err := repeatsOf(&tableReader{f: t.f, rows: t.rows, fileRows: t.rows, fileGen: t.gen, width: entryLen}, false)
 		if err == nil {
 			err = writeFilterFile(t.db.repeatPath(t.src, t.gen), rep)
 		}
