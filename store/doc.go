@@ -18,6 +18,7 @@
 // one key prefix:
 //
 //	R src gen personKey(8) seq(4)      → value       rows with a valid ID
+//	R src gen personKey(8)             → seq(4) value  a person's only row (short key; see below)
 //	N src gen nameDOBHash(8) seq(4)    → value       rows without one (hash 0: no name/DOB/region)
 //	H src gen hukouHash(8) seq(4)      → key(8) value  police rows by hukou (the housemate index)
 //	D src gen householdID 0x00 seq(4)  → key(8) value  roster rows by household
@@ -31,6 +32,22 @@
 // seq is the row's ordinal within the entry (files sorted, rows in file
 // order), so a prefix scan returns records in the order the matcher attaches
 // them. The person key is personid.Key (the 17 digits as a uint64).
+//
+// # Short keys
+//
+// A lookup by prefix seeks in every LSM level that overlaps the source; a
+// point Get skips, through each table's bloom filter, the levels that lack
+// the key. So a person's only row in a source other than the roster and
+// police is stored under the short key, without seq (which its value then
+// starts with), where one Get finds it. A full write first makes the
+// generation's repeat filter from the key column (the persons met twice,
+// tables/<src>-<gen>.rpt) and files every row of a person it names under
+// the long key. A delta keeps a short-keyed row there when it changes in
+// place, files every other row it writes under the long key, and adds those
+// persons to the new generation's repeat filter. A reader therefore Gets
+// the short key of a person the filter does not name (nothing found means
+// no row), and seeks the prefix, which covers both keys, for the others
+// (Source.ShortKeys; catalog version 2).
 //
 // # Values
 //
