@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -653,20 +654,48 @@ func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int) ([]sources.Reco
 	return recs, bad
 }
 
-// groupDiff counts, per change-set group, how often each identity was added
-// (+1) or removed (-1); a group whose counts are not all zero changed, as
-// the full diff's multiset comparison decides. Rows that did not change
-// count on neither side, so the changed rows suffice.
-type groupDiff map[string]map[uint64]int
+// groupDiff collects, per change-set group, the identities added (+1) and
+// removed (-1); a group whose counts do not all cancel changed, as the full
+// diff's multiset comparison decides. Rows that did not change count on
+// neither side, so the changed rows suffice. A list sorted once costs a
+// fraction of a map per group when a delta changes 100,000 persons.
+type groupDiff struct{ adds []groupAdd }
 
-func (g groupDiff) add(sub byte, group []byte, id uint64, n int) {
-	k := string(append([]byte{sub}, group...))
-	m := g[k]
-	if m == nil {
-		m = map[uint64]int{}
-		g[k] = m
+type groupAdd struct {
+	group string // sub, then the group
+	id    uint64
+	n     int
+}
+
+func (g *groupDiff) add(sub byte, group []byte, id uint64, n int) {
+	g.adds = append(g.adds, groupAdd{string(append([]byte{sub}, group...)), id, n})
+}
+
+// changed returns the groups (sub, then group) whose counts do not cancel.
+func (g *groupDiff) changed() [][]byte {
+	slices.SortFunc(g.adds, func(a, b groupAdd) int {
+		if c := strings.Compare(a.group, b.group); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	var out [][]byte
+	for i := 0; i < len(g.adds); {
+		j, changed := i, false
+		for j < len(g.adds) && g.adds[j].group == g.adds[i].group {
+			k, sum := j, 0
+			for ; k < len(g.adds) && g.adds[k].group == g.adds[j].group && g.adds[k].id == g.adds[j].id; k++ {
+				sum += g.adds[k].n
+			}
+			changed = changed || sum != 0
+			j = k
+		}
+		if changed {
+			out = append(out, []byte(g.adds[i].group))
+		}
+		i = j
 	}
-	m[id] += n
+	return out
 }
 
 func be64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
@@ -703,7 +732,7 @@ func (d *delta) keyed() bool {
 // live rows it replaces through txn; it returns the number of change-set
 // groups.
 func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) error, rows []deltaRow, cd *codec) (int64, error) {
-	diff := groupDiff{}
+	diff := &groupDiff{}
 	d.combos = comboCounts{}
 	var firsts []firstMove
 	if d.e.Kind == sources.KindRoster {
@@ -762,15 +791,7 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 			return 0, err
 		}
 	}
-	var entries [][]byte
-	for k, ids := range diff {
-		for _, n := range ids {
-			if n != 0 {
-				entries = append(entries, []byte(k))
-				break
-			}
-		}
-	}
+	entries := diff.changed()
 	sortChanges(entries)
 	cw := &changeWriter{src: d.src, gen: d.gen, put: changes}
 	for _, e := range entries {
@@ -785,7 +806,7 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 // roster row at seq, its hukou or household key, and counts it in the
 // change set and, for the roster, in the (region, area, assistance) rows.
 // Other records have none.
-func (d *delta) second(w writeTarget, diff groupDiff, rec sources.Record, key personid.Key, digest uint64, seq uint32, val []byte, n int) error {
+func (d *delta) second(w writeTarget, diff *groupDiff, rec sources.Record, key personid.Key, digest uint64, seq uint32, val []byte, n int) error {
 	var k, group []byte
 	var sub byte
 	switch r := rec.(type) {

@@ -108,7 +108,7 @@ func ndOf(cd *codec, key personid.Key, v []byte) (uint64, error) {
 
 // moveFirst rewrites a person's A key as m says, and counts the name +
 // birth date + region groups it leaves and joins in the change set.
-func (d *delta) moveFirst(w writeTarget, diff groupDiff, m firstMove) error {
+func (d *delta) moveFirst(w writeTarget, diff *groupDiff, m firstMove) error {
 	if m.old.nd != 0 && m.old.nd != m.new.nd {
 		if err := w.Delete(rosterNKey(d.src, d.data, m.old.nd, m.key)); err != nil {
 			return err
