@@ -414,6 +414,21 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 	var dictOffs, offs []uint32
 	var dictSpans []span
 	const notCopied = ^uint32(0)
+	null := func() {
+		d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+	}
+	fromDict := func(k int32) {
+		if dictSpans[k].off == notCopied {
+			v := dictVals[dictOffs[k]:dictOffs[k+1]]
+			dictSpans[k] = span{uint32(len(d.arena)), uint32(len(v))}
+			d.arena = append(d.arena, v...)
+		}
+		d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[k]), append(d.dict, int32(d.dictBase)+k)
+	}
+	plain := func(v []byte) {
+		d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
+		d.arena = append(d.arena, v...)
+	}
 	maxDef := byte(rc.maxDef)
 	row := 0
 	return f.eachPage(rg, rc.leaf, func(p parquet.Page) error {
@@ -447,20 +462,14 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 			idx := data.Int32()
 			if sparse {
 				return sparseText(defs, maxDef, n, len(idx), ws, &row, func(j int) error {
-					if j < 0 {
-						d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
-						return nil
-					}
-					k := idx[j]
-					if k < 0 || int(k) >= len(dictSpans) {
+					switch {
+					case j < 0:
+						null()
+					case idx[j] < 0 || int(idx[j]) >= len(dictSpans):
 						return errors.New("damaged Parquet page: dictionary index out of range")
+					default:
+						fromDict(idx[j])
 					}
-					if dictSpans[k].off == notCopied {
-						v := dictVals[dictOffs[k]:dictOffs[k+1]]
-						dictSpans[k] = span{uint32(len(d.arena)), uint32(len(v))}
-						d.arena = append(d.arena, v...)
-					}
-					d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[k]), append(d.dict, int32(d.dictBase)+k)
 					return nil
 				})
 			}
@@ -469,7 +478,7 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 				row++
 				if len(defs) > 0 && defs[i] != maxDef {
 					if w.wanted(row - 1) {
-						d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+						null()
 					}
 					continue
 				}
@@ -478,15 +487,9 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 				}
 				k := idx[j]
 				j++
-				if !w.wanted(row - 1) {
-					continue
+				if w.wanted(row - 1) {
+					fromDict(k)
 				}
-				if dictSpans[k].off == notCopied {
-					v := dictVals[dictOffs[k]:dictOffs[k+1]]
-					dictSpans[k] = span{uint32(len(d.arena)), uint32(len(v))}
-					d.arena = append(d.arena, v...)
-				}
-				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, dictSpans[k]), append(d.dict, int32(d.dictBase)+k)
 			}
 			return nil
 		}
@@ -495,12 +498,10 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 		if sparse {
 			return sparseText(defs, maxDef, n, max(len(o)-1, 0), ws, &row, func(j int) error {
 				if j < 0 {
-					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
-					return nil
+					null()
+				} else {
+					plain(vals[o[j]:o[j+1]])
 				}
-				v := vals[o[j]:o[j+1]]
-				d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
-				d.arena = append(d.arena, v...)
 				return nil
 			})
 		}
@@ -509,7 +510,7 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 			row++
 			if len(defs) > 0 && defs[i] != maxDef {
 				if w.wanted(row - 1) {
-					d.null, d.spans, d.dict = append(d.null, true), append(d.spans, span{}), append(d.dict, -1)
+					null()
 				}
 				continue
 			}
@@ -518,11 +519,9 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 			}
 			v := vals[o[j]:o[j+1]]
 			j++
-			if !w.wanted(row - 1) {
-				continue
+			if w.wanted(row - 1) {
+				plain(v)
 			}
-			d.null, d.spans, d.dict = append(d.null, false), append(d.spans, span{uint32(len(d.arena)), uint32(len(v))}), append(d.dict, -1)
-			d.arena = append(d.arena, v...)
 		}
 		return nil
 	})
