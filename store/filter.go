@@ -287,10 +287,8 @@ func (f *filters) release() {
 // impossible), so that assembling a household can take a member's only
 // roster row, or only police row, from where it already holds it rather
 // than seek it again. It is a presence filter of the keys met twice in one
-// pass over the generation's digest table, in row order, beside a filter
-// of the keys met so far: a key's second row always finds its first in
-// that one, and the rare false "met" only adds a key that does not repeat.
-// The filter is tables/<src>-<gen>.rpt, written with the table.
+// pass over the generation's digest table, in row order (repeatPass). The
+// filter is tables/<src>-<gen>.rpt, written with the table.
 //
 // A short-keyed source's generation (Source.ShortKeys) has one too, made
 // before its rows are written (repeatedKeys) and extended by its deltas: it
@@ -299,10 +297,9 @@ func (f *filters) release() {
 // repeatsOf makes the repeat filter of the digest table tr; short says the
 // table is a short-keyed source's.
 func repeatsOf(tr *tableReader, short bool) (*presence, error) {
-	seen := newPresence(tr.rows)
-	rep := newPresence(max(tr.rows/4, 1))
+	p := newRepeatPass(tr.rows, max(tr.rows/4, 1))
 	if short {
-		rep = newPresence(max(tr.rows, 1)) // it holds the persons of every row under another key
+		p.rep = newPresence(max(tr.rows, 1)) // it holds the persons of every row under another key
 	}
 	const batch = 1 << 16
 	var buf []byte
@@ -316,15 +313,32 @@ func repeatsOf(tr *tableReader, short bool) (*presence, error) {
 			if b[i] != kindRecord && b[i] != kindShort {
 				continue
 			}
-			g := binary.LittleEndian.Uint64(b[i+1:])
-			if short && b[i] == kindRecord || seen.has(g) {
-				rep.add(g)
+			if g := binary.LittleEndian.Uint64(b[i+1:]); short && b[i] == kindRecord {
+				p.rep.add(g)
 			} else {
-				seen.add(g)
+				p.meet(g)
 			}
 		}
 	}
-	return rep, nil
+	return p.rep, nil
+}
+
+// repeatPass finds the keys met twice in one pass over a source's rows in
+// order: a key's second row always finds its first in seen, and the rare
+// false "seen" only adds a key that does not repeat.
+type repeatPass struct{ seen, rep *presence }
+
+// newRepeatPass sizes the filters for rows rows, of which repeats repeat.
+func newRepeatPass(rows, repeats int64) *repeatPass {
+	return &repeatPass{seen: newPresence(rows), rep: newPresence(repeats)}
+}
+
+func (p *repeatPass) meet(g uint64) {
+	if p.seen.has(g) {
+		p.rep.add(g)
+	} else {
+		p.seen.add(g)
+	}
 }
 
 // addMissingRepeats gives the live roster and police generations of an

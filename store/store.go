@@ -47,14 +47,16 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("index %s: %w", dir, err)
 	}
 	bdb, err := openBadger(dir, opts, 0)
-	if err == nil && compressedTables(bdb) > 0 {
-		// An index an older version wrote: its tables' blocks are
-		// decompressed at every read, which a block cache spares until
-		// compactions or a rebuild rewrite them uncompressed.
-		opts.Logger.Info("index: tables written compressed by an older version; reading them through a block cache (rebuild the index to drop it)",
-			"dir", dir, "tables", compressedTables(bdb))
-		if err = bdb.Close(); err == nil {
-			bdb, err = openBadger(dir, opts, oldTableCache)
+	if err == nil {
+		if n := compressedTables(bdb); n > 0 {
+			// An index an older version wrote: its tables' blocks are
+			// decompressed at every read, which a block cache spares until
+			// compactions or a rebuild rewrite them uncompressed.
+			opts.Logger.Info("index: tables written compressed by an older version; reading them through a block cache (rebuild the index to drop it)",
+				"dir", dir, "tables", n)
+			if err = bdb.Close(); err == nil {
+				bdb, err = openBadger(dir, opts, oldTableCache)
+			}
 		}
 	}
 	if err != nil {

@@ -491,8 +491,7 @@ func repeatedKeys(ctx context.Context, rd *sources.Reader, chunks []sources.Chun
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	seen := newPresence(total)
-	rep := newPresence(max(total/4, 1))
+	p := newRepeatPass(total, max(total/4, 1))
 	for i := 0; i < len(chunks); i += workers {
 		batch := chunks[i:min(i+workers, len(chunks))]
 		keys := make([][]personid.Parsed, len(batch))
@@ -512,18 +511,13 @@ func repeatedKeys(ctx context.Context, rd *sources.Reader, chunks []sources.Chun
 		}
 		for _, ks := range keys {
 			for _, k := range ks {
-				if k.Reason != personid.ReasonNone {
-					continue
-				}
-				if g := uint64(k.Key); seen.has(g) {
-					rep.add(g)
-				} else {
-					seen.add(g)
+				if k.Reason == personid.ReasonNone {
+					p.meet(uint64(k.Key))
 				}
 			}
 		}
 	}
-	return rep, nil
+	return p.rep, nil
 }
 
 // rosterND is the name + birth date + region hash a roster person is
