@@ -435,16 +435,7 @@ func (f *pqFile) loadText(rg int, rc *rawCol, d *colData, keep int, want []int) 
 		defs := p.DefinitionLevels()
 		n := int(p.NumValues())
 		data := p.Data()
-		// A page with few wanted rows (a delta's changed rows) is visited at
-		// those rows only.
-		var ws []int
-		sparse := false
-		if w.rows != nil {
-			ws = w.within(row, row+n)
-			if sparse = len(ws) < n/8; !sparse {
-				w.i -= len(ws) // the full pass below walks them
-			}
-		}
+		ws, sparse := w.sparseIn(row, n)
 		if dict := p.Dictionary(); dict != nil {
 			if dict != lastDict {
 				lastDict = dict
@@ -602,16 +593,26 @@ type wantCursor struct {
 	i    int
 }
 
-// within returns the wanted rows in [from, to) and moves past them.
-func (w *wantCursor) within(from, to int) []int {
-	for w.i < len(w.rows) && w.rows[w.i] < from {
+// sparseIn returns the wanted rows of the page of n rows from row on, and
+// moves past them, when they are few enough to be visited alone (under one
+// in eight: a delta's changed rows); otherwise sparse is false and the page
+// is walked whole, with wanted.
+func (w *wantCursor) sparseIn(row, n int) (ws []int, sparse bool) {
+	if w.rows == nil {
+		return nil, false
+	}
+	for w.i < len(w.rows) && w.rows[w.i] < row {
 		w.i++
 	}
 	i := w.i
-	for w.i < len(w.rows) && w.rows[w.i] < to {
+	for w.i < len(w.rows) && w.rows[w.i] < row+n {
 		w.i++
 	}
-	return w.rows[i:w.i]
+	if w.i-i >= n/8 {
+		w.i = i // the full pass walks them
+		return nil, false
+	}
+	return w.rows[i:w.i], true
 }
 
 // sparseText visits the wanted rows (ascending, within the page) of a page
@@ -707,7 +708,7 @@ func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed, 
 			o = pageOffs
 			values = max(len(o)-1, 0)
 		}
-		if ws := w.within(row, row+n); w.rows != nil && len(ws) < n/8 {
+		if ws, sparse := w.sparseIn(row, n); sparse {
 			return sparseText(defs, maxDef, n, values, ws, &row, func(j int) error {
 				switch {
 				case j < 0:
@@ -725,8 +726,6 @@ func (f *pqFile) parseKeys(rg int, rc *rawCol, rows int, dst []personid.Parsed, 
 				}
 				return nil
 			})
-		} else {
-			w.i -= len(ws) // the full pass below walks them
 		}
 		j := 0
 		for i := 0; i < n; i++ {
