@@ -72,6 +72,8 @@ type delta struct {
 }
 
 // deltaRow is one row ordinal whose entry differs from the live one.
+func compareSeq(a, b deltaRow) int { return cmp.Compare(a.seq, b.seq) }
+
 type deltaRow struct {
 	seq uint32
 	old rowEntry // flag 0: no live row at seq
@@ -165,6 +167,16 @@ func (d *delta) apply(ctx context.Context) error {
 			tw.rep.add(r.new.group)
 		}
 	}
+	// The new table is written and synced while the delta's writes are
+	// built; the transaction that names its generation waits for it.
+	var tg errgroup.Group
+	tg.Go(tw.commit)
+	defer tg.Wait() // before the deferred abort, which runs after
+	table := func() error {
+		err := tg.Wait()
+		committed = committed || err == nil
+		return err
+	}
 	// A delta beyond one transaction has its writes logged first; the
 	// transaction below then only flips the catalog, marking it staged, and
 	// Views wait until the writes are applied.
@@ -180,7 +192,7 @@ func (d *delta) apply(ctx context.Context) error {
 	// pruning its change sets): the delta still holds, so build the
 	// transaction again.
 	for try := 0; ; try++ {
-		err := d.commit(rows, cd, live.Files, tw, &committed)
+		err := d.commit(rows, cd, live.Files, table)
 		if errors.Is(err, badger.ErrConflict) && try < 3 {
 			continue
 		}
@@ -220,8 +232,9 @@ func (d *delta) liveRepeats(tr *tableReader) (*presence, error) {
 }
 
 // commit writes the delta (unless it was staged), the change set and the
-// catalog flip in one transaction; the new table is committed first, once.
-func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWriter, committed *bool) error {
+// catalog flip in one transaction, once table reports the new table
+// committed.
+func (d *delta) commit(rows []deltaRow, cd *codec, files []string, table func() error) error {
 	txn := d.db.bdb.NewTransaction(true)
 	defer txn.Discard()
 	if !d.staged {
@@ -234,11 +247,8 @@ func (d *delta) commit(rows []deltaRow, cd *codec, files []string, tw *tableWrit
 		return err
 	}
 	// The table must be on disk before the catalog names its generation.
-	if !*committed {
-		if err := tw.commit(); err != nil {
-			return err
-		}
-		*committed = true
+	if err := table(); err != nil {
+		return err
 	}
 	return txn.Commit()
 }
@@ -334,7 +344,9 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	chunks []sources.Chunk, base []uint32, total int64, fileIdx map[string]int) ([]deltaRow, error) {
 	maxRows, maxSize := d.stagedBudget(total)
 	var mu sync.Mutex
-	var out []deltaRow
+	// Each chunk's rows come ascending, and chunks cover ascending ordinals:
+	// kept per chunk, they join in order without a sort.
+	perChunk := make([][]deltaRow, len(chunks))
 	var nrows, size, done, skipped atomic.Int64
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
 	rd.Describe(d.qual)
@@ -353,9 +365,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 		if nrows.Add(int64(len(local))) > maxRows || size.Add(bytes) > maxSize {
 			return fmt.Errorf("%w: more than %d changed rows or %d MB of them", errRewrite, maxRows, maxSize>>20)
 		}
-		mu.Lock()
-		out = append(out, local...)
-		mu.Unlock()
+		perChunk[c.Index] = local
 		if d.opts.Progress != nil {
 			d.opts.Progress(d.e, done.Add(int64(c.Rows)), total)
 		}
@@ -368,6 +378,7 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 		d.qual.Quarantined["value"] += n
 		d.db.log.Warn("index: rows skipped for a value that does not convert", "kind", d.e.Kind, "path", d.e.Path, "rows", n)
 	}
+	out := slices.Concat(perChunk...)
 	// Rows past the new end were removed.
 	for seq := total; seq < tr.rows; seq += 4096 {
 		old, err := tr.read(uint32(seq), 4096, nil)
@@ -384,7 +395,9 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 		}
 	}
 	d.size = size.Load()
-	slices.SortFunc(out, func(a, b deltaRow) int { return int(int64(a.seq) - int64(b.seq)) })
+	if !slices.IsSortedFunc(out, compareSeq) {
+		return nil, fmt.Errorf("delta rows out of order: chunks not in ordinal order")
+	}
 	return out, nil
 }
 
