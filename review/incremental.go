@@ -218,7 +218,8 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	}
 	inc.sum.EvaluatedAll = inc.all
 	t0 := stage(inc.timings, "affected", int64(len(households)+len(candidates)), began)
-	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor, inc.cfg.Workers)
+	read := func(sc scopeResult) bool { return !inc.skipHistory(sc) }
+	ev, err := evaluateFromIndex(ctx, inc.v, inc.cfg.Rules, env, households, candidates, modeFor, inc.cfg.Workers, evalOptions{history: read})
 	if err != nil {
 		return nil, err
 	}
@@ -231,10 +232,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 		if inc.skipHistory(scope) {
 			continue
 		}
-		old, had, err := inc.v.History(scope.name)
-		if err != nil {
-			return nil, err
-		}
+		old, had := scope.old, scope.had
 		inc.hadScope[scope.name] = had
 		if scope.absent && !had {
 			continue

@@ -31,6 +31,18 @@ type scopeResult struct {
 	// records changed since (see incremental.skipHistory).
 	noRecords bool
 	key       personid.Key // the candidate's
+	// old and had are the scope's flags in the index's history, read on the
+	// worker that evaluated it when the caller asked (evalOptions.history).
+	old []store.FlagID
+	had bool
+}
+
+// evalOptions are evaluateFromIndex's optional steps.
+type evalOptions struct {
+	// history, when not nil, tells which evaluated scopes to look up in the
+	// index's history: the lookups then run on the workers, not one by one
+	// after them.
+	history func(scopeResult) bool
 }
 
 // indexEval is the evaluation of some households and candidates from the index.
@@ -70,7 +82,7 @@ func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rule
 		return nil, err
 	}
 	env := rules.Env{AsOf: asOf.AsOf, Sources: v.Catalog().Snapshots()}
-	ev, err := evaluateFromIndex(ctx, v, set, env, ids, keys, func(*facts.Household) rules.Mode { return mode }, runtime.GOMAXPROCS(0))
+	ev, err := evaluateFromIndex(ctx, v, set, env, ids, keys, func(*facts.Household) rules.Mode { return mode }, runtime.GOMAXPROCS(0), evalOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +93,7 @@ func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rule
 // and candidate keys (sorted), with up to workers goroutines, each on its
 // own fork of v and a contiguous share of both lists; the result is the
 // same whatever the number of workers.
-func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode, workers int) (*indexEval, error) {
+func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode, workers int, opts evalOptions) (*indexEval, error) {
 	workers = max(1, min(workers, (len(ids)+len(keys)+63)/64))
 	parts := make([]*evalPart, workers)
 	g, ctx := errgroup.WithContext(ctx)
@@ -98,7 +110,7 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 				defer pv.Close()
 			}
 			var err error
-			parts[w], err = evaluatePart(ctx, pv, set, env, ids[hi:hj], keys[ci:cj], modeOf)
+			parts[w], err = evaluatePart(ctx, pv, set, env, ids[hi:hj], keys[ci:cj], modeOf, opts)
 			return err
 		})
 	}
@@ -124,8 +136,19 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 }
 
 // evaluatePart evaluates households ids and candidates keys on view v.
-func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode) (*evalPart, error) {
+func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode, opts evalOptions) (*evalPart, error) {
 	out := &evalPart{}
+	// scoped appends sc to scopes, with its history when asked.
+	scoped := func(scopes *[]scopeResult, sc scopeResult) error {
+		if opts.history != nil && opts.history(sc) {
+			var err error
+			if sc.old, sc.had, err = v.History(sc.name); err != nil {
+				return err
+			}
+		}
+		*scopes = append(*scopes, sc)
+		return nil
+	}
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -137,7 +160,9 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 		sc := scopeResult{name: store.HouseholdScope(id), householdID: id}
 		if len(rows) == 0 {
 			sc.absent = true
-			out.hScopes = append(out.hScopes, sc)
+			if err := scoped(&out.hScopes, sc); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		h, invalid, err := matcher.AssembleRosterHousehold(v, rows)
@@ -155,7 +180,9 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 		out.hMeasures = append(out.hMeasures, ms)
 		out.invalid = append(out.invalid, invalid...)
 		out.hFlags = append(out.hFlags, sc.flags...)
-		out.hScopes = append(out.hScopes, sc)
+		if err := scoped(&out.hScopes, sc); err != nil {
+			return nil, err
+		}
 	}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
@@ -166,7 +193,9 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 			// Not a candidate (matcher.AssembleCandidate would say so after
 			// a seek per source): most changed persons of other sources.
 			sc.absent, sc.noRecords = true, true
-			out.cScopes = append(out.cScopes, sc)
+			if err := scoped(&out.cScopes, sc); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		h, err := matcher.AssembleCandidate(v, k)
@@ -175,7 +204,9 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 		}
 		if h == nil {
 			sc.absent = true
-			out.cScopes = append(out.cScopes, sc)
+			if err := scoped(&out.cScopes, sc); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		e := env
@@ -188,7 +219,9 @@ func evaluatePart(ctx context.Context, v *store.View, set *rules.Set, env rules.
 		out.candidates = append(out.candidates, h)
 		out.cMeasures = append(out.cMeasures, ms)
 		out.cFlags = append(out.cFlags, fs...)
-		out.cScopes = append(out.cScopes, sc)
+		if err := scoped(&out.cScopes, sc); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -377,9 +377,11 @@ func historyScopes(t *testing.T, db *store.DB) (households, candidates int) {
 
 // TestIndexEvaluationAnyWorkers: households and candidates evaluated from
 // the index by 1 or 3 workers (each on its own fork of the view) give the
-// same flags, measures and scopes in the same order.
+// same flags, measures and scopes in the same order, each scope with the
+// history a baseline run recorded for it.
 func TestIndexEvaluationAnyWorkers(t *testing.T) {
-	_, m, set, db := indexed(t)
+	dir, set, db, _ := baselined(t)
+	m := mustManifest(t, dir)
 	v, err := db.View()
 	if err != nil {
 		t.Fatal(err)
@@ -398,13 +400,21 @@ func TestIndexEvaluationAnyWorkers(t *testing.T) {
 	}
 	env := rules.Env{AsOf: m.AsOf, Sources: v.Catalog().Snapshots()}
 	render := func(workers int) string {
-		ev, err := evaluateFromIndex(context.Background(), v, set, env, ids, keys, modeFor, workers)
+		every := evalOptions{history: func(scopeResult) bool { return true }}
+		ev, err := evaluateFromIndex(context.Background(), v, set, env, ids, keys, modeFor, workers, every)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b strings.Builder
 		for _, s := range ev.scopes {
-			fmt.Fprintf(&b, "%s %v %d\n", s.name, s.absent, len(s.flags))
+			old, had, err := v.History(s.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if had != s.had || !slices.Equal(old, s.old) {
+				t.Fatalf("%d workers: scope %s has history %v %v, read on its worker %v %v", workers, s.name, had, old, s.had, s.old)
+			}
+			fmt.Fprintf(&b, "%s %v %d %v %d\n", s.name, s.absent, len(s.flags), s.had, len(s.old))
 		}
 		fmt.Fprintf(&b, "%v\n%+v\n", ev.measures, ev.invalid)
 		for _, r := range flagLines(t, ev.result(v.Catalog())) {
@@ -413,7 +423,7 @@ func TestIndexEvaluationAnyWorkers(t *testing.T) {
 		return b.String()
 	}
 	one, three := render(1), render(3)
-	if len(ids) < 100 || !strings.Contains(one, "ineligible") {
+	if len(ids) < 100 || !strings.Contains(one, "ineligible") || !strings.Contains(one, " true ") {
 		t.Fatalf("%d households; the comparison would prove little", len(ids))
 	}
 	if one != three {
