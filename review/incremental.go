@@ -34,6 +34,9 @@ type IncrementalConfig struct {
 	CacheDir string // CSV conversions during the index update
 	Progress func(e *sources.Entry, doneRows, totalRows int64)
 	Logger   *slog.Logger
+	// beforeOutputs, when set (tests), runs once the run is evaluated,
+	// before its outputs are written.
+	beforeOutputs func()
 }
 
 // Change is one row of changes.csv: a flag that appeared or cleared since
@@ -137,15 +140,29 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 		res.Summary.RowsRead += u.Rows
 	}
 	inc.sum.Summary = *res.Summary
-	if err := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) }); err != nil {
-		return nil, err
-	}
-	recording := time.Now()
 	// The history moves only once the outputs are in place: a kill between
-	// the two reports the same changes again rather than losing them.
+	// the two reports the same changes again rather than losing them. It is
+	// written aside while the outputs are.
 	run := store.Run{Mode: "incremental", AsOf: cfg.Manifest.AsOf, RuleSetDigest: cfg.Rules.Digest(),
 		Snapshots: v.Catalog().Snapshots(), Recorded: time.Now().UTC(), Full: inc.all != ""}
-	if err := cfg.Index.RecordRun(run, v.Catalog().Gens(), inc.history, inc.hadScope); err != nil {
+	if cfg.beforeOutputs != nil {
+		cfg.beforeOutputs()
+	}
+	var pending *store.PendingRun
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		pending, err = cfg.Index.PrepareRun(run, v.Catalog().Gens(), inc.history, inc.hadScope)
+		return err
+	})
+	werr := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) })
+	if err := g.Wait(); werr == nil && err != nil {
+		werr = fmt.Errorf("record the run in the index: %w", err)
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	recording := time.Now()
+	if err := pending.Commit(); err != nil {
 		return nil, fmt.Errorf("record the run in the index: %w", err)
 	}
 	stage(&res.Timings, "record", int64(len(inc.history)), recording)

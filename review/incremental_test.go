@@ -352,6 +352,66 @@ func TestIncrementalReportsTheChanges(t *testing.T) {
 	}
 }
 
+// TestIncrementalUnwrittenOutputsRecordNothing: an incremental run whose
+// outputs cannot be written (a file takes the folder's place once the run
+// is evaluated) fails and leaves the index's history where it was, so the
+// next run reports the same new flag rather than losing it.
+func TestIncrementalUnwrittenOutputsRecordNothing(t *testing.T) {
+	ctx := context.Background()
+	dir, set, db, before := baselined(t)
+	clean := cleanHouseholds(before)
+	if len(clean) == 0 {
+		t.Fatal("no clean household")
+	}
+	var owner string
+	for _, h := range before.Households {
+		if h.ID == clean[0] {
+			owner = h.Members[0].PersonID
+		}
+	}
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []synth.VehicleRow) []synth.VehicleRow {
+		return append(rows, synth.VehicleRow{OwnerID: owner, Name: "测试", PlateNo: "云A·TEST2", VehicleType: "K33",
+			UseNature: "A", RegisterDate: "20260301", Status: "A", Price: 12_000_000, Disabled: "否"})
+	})
+	bumpSnapshot(t, filepath.Join(dir, "sources.yaml"), "sources/vehicle.parquet", "2026-10-31")
+	m := mustManifest(t, dir)
+	lastSeq := func() uint32 {
+		r, err := db.LastRun()
+		if err != nil || r == nil {
+			t.Fatalf("last run %v: %v", r, err)
+		}
+		return r.Seq
+	}
+	seq := lastSeq()
+	out := filepath.Join(t.TempDir(), "inc")
+	cfg := IncrementalConfig{Manifest: m, Rules: set, Index: db, Out: out, Workers: 2, CacheDir: t.TempDir(), Logger: quiet()}
+	blocked := cfg
+	blocked.beforeOutputs = func() {
+		if err := os.WriteFile(out, []byte("not a folder"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := RunIncremental(ctx, blocked); err == nil {
+		t.Fatal("a run whose outputs could not be written succeeded")
+	}
+	if s := lastSeq(); s != seq {
+		t.Fatalf("a run whose outputs were not written was recorded: last run %d, was %d", s, seq)
+	}
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunIncremental(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := clean[0] + "," + owner + ",vehicle.owned,ineligible,new"
+	if got := readChanges(t, filepath.Join(out, "changes.csv")); !slices.Equal(got, []string{want}) {
+		t.Fatalf("changes after the failed run: %v, want [%s]", got, want)
+	}
+	if s := lastSeq(); s != seq+1 {
+		t.Fatalf("last run %d after one recorded run, was %d", s, seq)
+	}
+}
+
 // historyScopes counts the index history's household and candidate scopes
 // by walking it.
 func historyScopes(t *testing.T, db *store.DB) (households, candidates int) {

@@ -126,9 +126,28 @@ func (v *View) HistoryScopes(fn func(scope string) error) error {
 // transaction, then the history copied into place; a kill before the commit
 // leaves the old history, after it Open finishes the copy.
 func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]FlagID, had map[string]bool) error {
-	last, err := db.LastRun()
+	p, err := db.PrepareRun(run, gens, flags, had)
 	if err != nil {
 		return err
+	}
+	return p.Commit()
+}
+
+// PendingRun is a run whose history PrepareRun wrote aside: invisible, and
+// dropped by the next PrepareRun or Open, until Commit records the run.
+type PendingRun struct {
+	db  *DB
+	run Run
+}
+
+// PrepareRun is RecordRun's first half: it writes the run's history aside
+// and syncs it, so that a caller whose outputs must be in place before the
+// history moves can write both at once, then Commit. Nothing else may
+// record a run in between.
+func (db *DB) PrepareRun(run Run, gens map[uint16]uint32, flags map[string][]FlagID, had map[string]bool) (*PendingRun, error) {
+	last, err := db.LastRun()
+	if err != nil {
+		return nil, err
 	}
 	run.Seq = 1
 	if last != nil {
@@ -140,14 +159,14 @@ func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]Flag
 	}
 	run.Applied = false
 	if run.Scopes, err = db.scopeCounts(last, run.Full, flags, had); err != nil {
-		return err
+		return nil, err
 	}
 	from := uint32(0)
 	if last != nil {
 		from = last.Seq
 	}
 	if err := db.dropPendingFrom(from); err != nil {
-		return err
+		return nil, err
 	}
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
@@ -159,23 +178,29 @@ func (db *DB) RecordRun(run Run, gens map[uint16]uint32, flags map[string][]Flag
 			val = encodeFlags(fs)
 		}
 		if err := wb.Set(k, val); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := db.bdb.Sync(); err != nil {
-		return err
+		return nil, err
 	}
-	b, err := json.Marshal(run)
+	return &PendingRun{db: db, run: run}, nil
+}
+
+// Commit records the run in one small transaction and copies its history
+// into place.
+func (p *PendingRun) Commit() error {
+	b, err := json.Marshal(p.run)
 	if err != nil {
 		return err
 	}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(runKey, b) }); err != nil {
+	if err := p.db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(runKey, b) }); err != nil {
 		return err
 	}
-	return db.applyRun(&run)
+	return p.db.applyRun(&p.run)
 }
 
 // scopeCounts returns Run.Scopes for a run after last that records flags:
