@@ -151,7 +151,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	var pending *store.PendingRun
 	var g errgroup.Group
 	g.Go(func() (err error) {
-		pending, err = cfg.Index.PrepareRun(run, v.Catalog().Gens(), inc.history, inc.hadScope)
+		pending, err = cfg.Index.PrepareRun(run, v.Catalog().Gens(), inc.record, inc.hadScope)
 		return err
 	})
 	werr := WriteFolder(cfg.Out, "summary.json", "run", func(dir string) error { return inc.write(dir, res) })
@@ -165,7 +165,7 @@ func RunIncremental(ctx context.Context, cfg IncrementalConfig) (*IncrementalRes
 	if err := pending.Commit(); err != nil {
 		return nil, fmt.Errorf("record the run in the index: %w", err)
 	}
-	stage(&res.Timings, "record", int64(len(inc.history)), recording)
+	stage(&res.Timings, "record", int64(len(inc.record)), recording)
 	return res, nil
 }
 
@@ -176,6 +176,11 @@ type incremental struct {
 	sum     *IncrementalSummary
 	all     string // why every household is evaluated; "" when not
 	history map[string][]store.FlagID
+	// record is the part of history the index must be told: the scopes
+	// whose flags differ from its history's (all of them when the history
+	// is replaced). Most evaluated scopes keep their flags, and rewriting
+	// their history would cost writes, compaction and deletes for nothing.
+	record map[string][]store.FlagID
 	// had counts, by the scope's first byte, the evaluated scopes that the
 	// history holds: with the history's size they give the unchanged counts.
 	had map[string]int
@@ -243,6 +248,7 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 	stage(inc.timings, "evaluate", int64(len(households)+len(candidates)), t0)
 	res := &IncrementalResult{Result: ev.result(cat), Incremental: inc.sum}
 	inc.history = map[string][]store.FlagID{}
+	inc.record = map[string][]store.FlagID{}
 	inc.had = map[string]int{}
 	inc.hadScope = map[string]bool{}
 	for _, scope := range ev.scopes {
@@ -266,6 +272,14 @@ func (inc *incremental) evaluate(ctx context.Context) (*IncrementalResult, error
 				inc.sum.RemovedHouseholds++
 			}
 		}
+		if !had || scope.absent || !slices.Equal(old, now) {
+			inc.record[scope.name] = inc.history[scope.name]
+		} else {
+			delete(inc.record, scope.name)
+		}
+	}
+	if inc.all != "" {
+		inc.record = inc.history // the history is replaced whole
 	}
 	if inc.all != "" {
 		// Scopes of the baseline that no longer exist clear their flags.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/hedui/hedui/facts"
 	"github.com/hedui/hedui/rules"
 	"github.com/hedui/hedui/sources"
 	"github.com/hedui/hedui/store"
@@ -409,6 +410,71 @@ func TestIncrementalUnwrittenOutputsRecordNothing(t *testing.T) {
 	}
 	if s := lastSeq(); s != seq+1 {
 		t.Fatalf("last run %d after one recorded run, was %d", s, seq)
+	}
+}
+
+// TestIncrementalKeepsUnchangedHistory: a household re-evaluated because a
+// record changed, whose flags stay the same, is not written to the index's
+// history again (the run records no scope), and its history still holds its
+// flags for the next run.
+func TestIncrementalKeepsUnchangedHistory(t *testing.T) {
+	ctx := context.Background()
+	dir, set, db, before := baselined(t)
+	var flag rules.Flag
+	for _, f := range before.Flags {
+		if f.RuleID == "vehicle.owned" && f.PersonID != "" {
+			flag = f
+			break
+		}
+	}
+	if flag.RuleID == "" {
+		t.Fatal("no vehicle.owned flag")
+	}
+	scope := store.HouseholdScope(flag.HouseholdID)
+	history := func() []store.FlagID {
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		fs, had, err := v.History(scope)
+		if err != nil || !had {
+			t.Fatalf("history of %s: %v %v", scope, had, err)
+		}
+		return fs
+	}
+	was := history()
+	n := 0
+	rewrite(t, filepath.Join(dir, "sources/vehicle.parquet"), func(rows []synth.VehicleRow) []synth.VehicleRow {
+		for i := range rows {
+			if rows[i].OwnerID == flag.PersonID {
+				rows[i].Price += 100 // one yuan more: still the same flag
+				n++
+			}
+		}
+		return rows
+	})
+	if n == 0 {
+		t.Fatalf("no vehicle of %s", flag.PersonID)
+	}
+	bumpSnapshot(t, filepath.Join(dir, "sources.yaml"), "sources/vehicle.parquet", "2026-10-31")
+	m := mustManifest(t, dir)
+	res, err := RunIncremental(ctx, IncrementalConfig{Manifest: m, Rules: set, Index: db, Out: filepath.Join(t.TempDir(), "inc"),
+		Workers: 2, CacheDir: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluated := slices.ContainsFunc(res.Households, func(h *facts.Household) bool { return h.ID == flag.HouseholdID })
+	if !evaluated || len(res.Changes) != 0 {
+		t.Fatalf("household %s evaluated %v, changes %v: want it evaluated with no change", flag.HouseholdID, evaluated, res.Changes)
+	}
+	for _, st := range res.Timings {
+		if st.Name == "record" && st.Rows != 0 {
+			t.Fatalf("the run recorded %d history scopes; none changed", st.Rows)
+		}
+	}
+	if now := history(); !slices.Equal(now, was) {
+		t.Fatalf("history of %s: %v, was %v", scope, now, was)
 	}
 }
 
