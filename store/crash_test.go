@@ -40,8 +40,8 @@ func TestMain(m *testing.M) {
 func crashChild(arg string) int {
 	var dir, manifest string
 	var budget int64
-	var killAfterFlip bool
-	fmt.Sscanf(arg, "%s\t%s\t%d\t%t", &dir, &manifest, &budget, &killAfterFlip)
+	var killAfterFlip, legacy bool
+	fmt.Sscanf(arg, "%s\t%s\t%d\t%t\t%t", &dir, &manifest, &budget, &killAfterFlip, &legacy)
 	m, err := sources.LoadManifest(manifest)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -57,6 +57,16 @@ func crashChild(arg string) int {
 		// Die where a random kill seldom lands: after a staged delta's
 		// flip, before its writes are applied.
 		opts.afterFlip = func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+	}
+	if legacy {
+		// Die there having logged as older versions did, under Q keys.
+		opts.afterFlip = func() {
+			if err := db.stagedToKeys(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(7)
+			}
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
 	}
 	if _, err := db.Update(context.Background(), m, opts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -373,6 +383,9 @@ func checkTables(t *testing.T, db *DB, cat *Catalog) {
 		src, gen, ok := parseTableName(n.Name())
 		if !ok || gens[src] != gen {
 			t.Fatalf("digest table %s of a generation that is not live", n.Name())
+		}
+		if filepath.Ext(n.Name()) == ".stg" {
+			t.Fatalf("staged log %s left after its delta was applied", n.Name())
 		}
 	}
 	for _, s := range cat.Sources {

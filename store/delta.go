@@ -258,13 +258,16 @@ func (d *delta) commit(rows []deltaRow, cd *codec, files []string, table func() 
 func (d *delta) stage(rows []deltaRow, cd *codec) error {
 	wb := d.db.bdb.NewWriteBatch()
 	defer wb.Cancel()
-	st := &stager{wb: wb, src: d.src, gen: d.gen}
+	st, err := d.db.createStager(d.src, d.gen)
+	if err != nil {
+		return err
+	}
+	defer st.close()
 	txn := d.db.bdb.NewTransaction(false) // the live rows the delta replaces
-	var err error
 	d.changed, err = d.write(txn, st, func(k, v []byte) error { return wb.Set(k, v) }, rows, cd)
 	txn.Discard()
 	if err == nil {
-		err = st.flush()
+		err = st.commit()
 	}
 	if err != nil {
 		return err
@@ -893,7 +896,7 @@ func (d *delta) flip(txn *badger.Txn, files []string) error {
 // removeTable deletes the digest table of a replaced generation; a failure
 // only leaves a file that the next Open deletes.
 func (db *DB) removeTable(src uint16, gen uint32) {
-	for _, p := range append([]string{db.tablePath(src, gen), db.overlayPath(src, gen), db.filterPath(src, gen), db.repeatPath(src, gen)}, db.columnFiles(src, gen)...) {
+	for _, p := range append([]string{db.tablePath(src, gen), db.overlayPath(src, gen), db.filterPath(src, gen), db.repeatPath(src, gen), db.stagedPath(src, gen)}, db.columnFiles(src, gen)...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			db.log.Warn("index: digest table not removed", "err", err)
 		}

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -13,13 +16,13 @@ import (
 // rather than by rewriting the whole source:
 //
 //  1. stage: its writes (sets and deletes under the live key prefix) are
-//     logged under Q | src | gen | block, in as many transactions as they
-//     take; the new generation's change set is written directly, as a
-//     pending generation's keys are invisible until the flip;
+//     logged to tables/<src>-<gen>.stg, synced; the new generation's change
+//     set is written directly, as a pending generation's keys are invisible
+//     until the flip;
 //  2. flip: one small transaction makes the generation live, as a delta's
 //     does, and marks it Staged in the catalog;
-//  3. apply: the logged writes are replayed in order, then the log is
-//     deleted and the mark cleared.
+//  3. apply: the logged writes are replayed in order and synced, the mark
+//     cleared, then the log deleted.
 //
 // Replaying a set or a delete twice leaves the same state, so a writer that
 // dies in step 3 leaves work the next Open finishes (recoverStaged) before
@@ -27,29 +30,56 @@ import (
 // dropped with its log by Open. Readers in the same process (the intake
 // service updates while it answers) do not open a View between the flip and
 // the end of step 3: DB.applying holds them off.
+//
+// The log is a file beside the digest tables rather than badger values:
+// written once, read once and deleted, it would otherwise sit in badger's
+// value log (its blocks are values above the value threshold), which badger
+// reclaims only by a value-log GC that follows compactions; an index grew
+// by the size of every staged delta. Older versions logged under
+// Q | src | gen | block; an index they left mid-apply is finished from there.
 
 // stagedBlock is the size at which a block of logged writes is cut.
 const stagedBlock = 1 << 20
 
-// stagedKey is Q | src | gen | block.
+// stagedMagic starts a staged log file; xxhash64 of all before it ends it.
+const stagedMagic = "HDS1"
+
+func (db *DB) stagedPath(src uint16, gen uint32) string {
+	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.stg", src, gen))
+}
+
+// stagedKey is Q | src | gen | block: where older versions logged.
 func stagedKey(src uint16, gen uint32, block uint32) []byte {
 	return binary.BigEndian.AppendUint32(genPrefix(kindStaged, src, gen), block)
 }
 
-// stager logs writes into blocks of a WriteBatch; it is a writeTarget.
+// stager logs writes to a staged log file; it is a writeTarget.
 type stager struct {
-	wb    *badger.WriteBatch
-	src   uint16
-	gen   uint32
-	buf   []byte
-	block uint32
-	n     int64 // writes logged
+	f   *os.File
+	buf []byte
+	sum *xxhash.Digest
+	n   int64 // writes logged
 }
 
 const (
 	opSet    = 'S'
 	opDelete = 'D'
 )
+
+// createStager starts the log of generation gen of source src.
+func (db *DB) createStager(src uint16, gen uint32) (*stager, error) {
+	path := db.stagedPath(src, gen)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	s := &stager{f: f, sum: xxhash.New()}
+	s.buf = append(s.buf, stagedMagic...)
+	return s, nil
+}
 
 func (s *stager) Set(k, v []byte) error { return s.log(opSet, k, v) }
 
@@ -71,14 +101,45 @@ func (s *stager) log(op byte, k, v []byte) error {
 }
 
 func (s *stager) flush() error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	// The WriteBatch keeps the slices until it commits: hand it a copy.
-	err := s.wb.Set(stagedKey(s.src, s.gen, s.block), append([]byte(nil), s.buf...))
-	s.block++
+	s.sum.Write(s.buf)
+	_, err := s.f.Write(s.buf)
 	s.buf = s.buf[:0]
 	return err
+}
+
+// commit ends the log with its checksum and syncs it with its folder: the
+// flip may then name the generation.
+func (s *stager) commit() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if _, err := s.f.Write(binary.LittleEndian.AppendUint64(nil, s.sum.Sum64())); err != nil {
+		return err
+	}
+	if err := s.f.Sync(); err != nil {
+		return err
+	}
+	if err := s.f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(s.f.Name()))
+}
+
+// close releases the file of a log that was not committed.
+func (s *stager) close() { s.f.Close() }
+
+// readStaged returns the writes logged in a staged log file, checked.
+func readStaged(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	n := len(b) - 8
+	if n < len(stagedMagic) || string(b[:len(stagedMagic)]) != stagedMagic ||
+		xxhash.Sum64(b[:n]) != binary.LittleEndian.Uint64(b[n:]) {
+		return nil, fmt.Errorf("staged log %s: damaged (%d bytes)", path, len(b))
+	}
+	return b[len(stagedMagic):n], nil
 }
 
 // eachStagedWrite calls fn with every write logged in block b, in order.
@@ -117,9 +178,58 @@ func uvarintBytes(b []byte) (s, rest []byte, err error) {
 }
 
 // applyStaged replays the writes logged for generation gen of source src,
-// deletes the log and clears the catalog's mark. It may run again after a
+// clears the catalog's mark and deletes the log. It may run again after a
 // crash: every step can be repeated.
 func (db *DB) applyStaged(src uint16, gen uint32) error {
+	path := db.stagedPath(src, gen)
+	b, err := readStaged(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return db.applyStagedKeys(src, gen)
+	}
+	if err != nil {
+		return err
+	}
+	wb := db.bdb.NewWriteBatch()
+	defer wb.Cancel()
+	// b outlives the WriteBatch: its slices need no copy.
+	err = eachStagedWrite(b, func(op byte, k, v []byte) error {
+		if op == opDelete {
+			return wb.Delete(k)
+		}
+		return wb.Set(k, v)
+	})
+	if err != nil {
+		return fmt.Errorf("index source %d generation %d: %w", src, gen, err)
+	}
+	// The log goes only once its writes are durable.
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	if err := db.bdb.Sync(); err != nil {
+		return err
+	}
+	if err := db.clearStaged(src, gen); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.log.Warn("index: staged log not removed", "err", err)
+	}
+	return nil
+}
+
+// clearStaged clears the catalog's mark of a staged generation.
+func (db *DB) clearStaged(src uint16, gen uint32) error {
+	return db.editCatalog(func(c *Catalog) error {
+		if s := c.byID(src); s != nil && s.Staged == gen {
+			s.Staged = 0
+		}
+		return nil
+	})
+}
+
+// applyStagedKeys is applyStaged for a log an older version kept under
+// Q | src | gen | block.
+func (db *DB) applyStagedKeys(src uint16, gen uint32) error {
 	prefix := genPrefix(kindStaged, src, gen)
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
@@ -149,7 +259,9 @@ func (db *DB) applyStaged(src uint16, gen uint32) error {
 	if err != nil {
 		return err
 	}
-	// The log goes only once its writes are durable in badger's log.
+	if len(logged) == 0 {
+		return fmt.Errorf("index source %d generation %d is staged but its log is gone", src, gen)
+	}
 	if err := wb.Flush(); err != nil {
 		return err
 	}
@@ -163,12 +275,7 @@ func (db *DB) applyStaged(src uint16, gen uint32) error {
 	if err := del.Flush(); err != nil {
 		return err
 	}
-	return db.editCatalog(func(c *Catalog) error {
-		if s := c.byID(src); s != nil && s.Staged == gen {
-			s.Staged = 0
-		}
-		return nil
-	})
+	return db.clearStaged(src, gen)
 }
 
 // recoverStaged finishes the staged deltas made live but not applied: by a

@@ -384,18 +384,26 @@ func (db *DB) cleanTables(cat *Catalog) error {
 	if err != nil {
 		return err
 	}
-	live := map[string]bool{}
+	live, staged := map[string]bool{}, map[string]bool{}
 	for _, s := range cat.Sources {
 		if s.Gen != 0 {
 			live[fmt.Sprintf("%d-%d", s.ID, s.Gen)] = true
 		}
+		if s.Staged != 0 {
+			staged[fmt.Sprintf("%d-%d", s.ID, s.Staged)] = true
+		}
 	}
 	for _, n := range names {
 		ext := filepath.Ext(n.Name())
-		if ext != ".tbl" && ext != ".tbo" && ext != ".flt" && ext != ".rpt" && ext != ".tmp" && !isColumnFile(ext) {
+		name := strings.TrimSuffix(n.Name(), ext)
+		if ext == ".stg" {
+			// A staged log is kept until its delta is applied.
+			if staged[name] {
+				continue
+			}
+		} else if ext != ".tbl" && ext != ".tbo" && ext != ".flt" && ext != ".rpt" && ext != ".tmp" && !isColumnFile(ext) {
 			continue
-		}
-		if ext != ".tmp" && live[strings.TrimSuffix(n.Name(), ext)] {
+		} else if ext != ".tmp" && live[name] {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, n.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
