@@ -76,6 +76,13 @@
 // person's first row (rosterdelta.go), and the catalog's per-triple row
 // counts (Source.ComboRows) follow the rows.
 //
+// A delta too large for one transaction is staged (staged.go): its writes
+// are logged to tables/<src>-<gen>.stg and synced, the catalog flipped with
+// the generation marked staged, the log replayed under the live prefix and
+// synced, the mark cleared and the log deleted. A kill after the flip
+// leaves the log for Open to replay (writes replay idempotently); Views
+// wait while a log is replayed.
+//
 // A first build, a changed file list and a change beyond the staged budget (a
 // fifth of the rows; rows inserted or removed mid-file move every later row's
 // ordinal) are written whole instead: the entry is read into a new generation
