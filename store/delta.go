@@ -72,8 +72,6 @@ type delta struct {
 }
 
 // deltaRow is one row ordinal whose entry differs from the live one.
-func compareSeq(a, b deltaRow) int { return cmp.Compare(a.seq, b.seq) }
-
 type deltaRow struct {
 	seq uint32
 	old rowEntry // flag 0: no live row at seq
@@ -81,6 +79,8 @@ type deltaRow struct {
 	key personid.Key
 	val []byte // the new value
 }
+
+func compareSeq(a, b deltaRow) int { return cmp.Compare(a.seq, b.seq) }
 
 // apply scans the source, writes the new digest table and commits the delta
 // with the catalog flip. An error wrapping errRewrite or errNoTable means

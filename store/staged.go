@@ -38,7 +38,8 @@ import (
 // by the size of every staged delta. Older versions logged under
 // Q | src | gen | block; an index they left mid-apply is finished from there.
 
-// stagedBlock is the size at which a block of logged writes is cut.
+// stagedBlock is how many bytes of logged writes are buffered before they
+// are written to the log file.
 const stagedBlock = 1 << 20
 
 // stagedMagic starts a staged log file; xxhash64 of all before it ends it.
@@ -46,11 +47,6 @@ const stagedMagic = "HDS1"
 
 func (db *DB) stagedPath(src uint16, gen uint32) string {
 	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.stg", src, gen))
-}
-
-// stagedKey is Q | src | gen | block: where older versions logged.
-func stagedKey(src uint16, gen uint32, block uint32) []byte {
-	return binary.BigEndian.AppendUint32(genPrefix(kindStaged, src, gen), block)
 }
 
 // stager logs writes to a staged log file; it is a writeTarget.
@@ -125,7 +121,8 @@ func (s *stager) commit() error {
 	return syncDir(filepath.Dir(s.f.Name()))
 }
 
-// close releases the file of a log that was not committed.
+// close releases the file of a log that was not committed (after commit,
+// a no-op).
 func (s *stager) close() { s.f.Close() }
 
 // readStaged returns the writes logged in a staged log file, checked.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -111,6 +112,11 @@ func TestViewsDuringAStagedDelta(t *testing.T) {
 		}
 	}
 	t.Logf("%d views during %d staged deltas, each source old or new", len(seen), staged)
+}
+
+// stagedKey is Q | src | gen | block: where older versions logged.
+func stagedKey(src uint16, gen uint32, block uint32) []byte {
+	return binary.BigEndian.AppendUint32(genPrefix(kindStaged, src, gen), block)
 }
 
 // stagedToKeys moves every staged log file into badger under Q keys, one
