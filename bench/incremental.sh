@@ -19,7 +19,9 @@ fi
 hedui=$(realpath "$1"); data=$(realpath "$2"); index=$(realpath "$3"); from=$4
 out=$(dirname "$data")/incremental-runs
 mkdir -p "$out"
-edit=$(mktemp -d)/pensionedit
+tools=$(mktemp -d)
+trap 'rm -rf "$tools"' EXIT
+edit=$tools/pensionedit
 (cd "$(dirname "$0")/.." && go build -o "$edit" ./bench/pensionedit)
 timed() { # label command...: runs the command, prints its times
   local label=$1; shift

@@ -115,14 +115,10 @@ func (s *stager) commit() error {
 	if err := s.f.Sync(); err != nil {
 		return err
 	}
-	if err := s.f.Close(); err != nil {
-		return err
-	}
 	return syncDir(filepath.Dir(s.f.Name()))
 }
 
-// close releases the file of a log that was not committed (after commit,
-// a no-op).
+// close releases the log's file, committed or not.
 func (s *stager) close() { s.f.Close() }
 
 // readStaged returns the writes logged in a staged log file, checked.
