@@ -5,6 +5,7 @@ package store
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 )
 
@@ -29,4 +30,34 @@ func mapFile(path string) (b []byte, unmap func(), err error) {
 		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	return b, func() { syscall.Munmap(b) }, nil
+}
+
+// warmFile reads the file at path (size bytes) into the page cache through
+// a mapping marked for huge pages (see Warm). Where the kernel lacks
+// MADV_POPULATE_READ (before Linux 5.14) or MADV_HUGEPAGE, the mapping is
+// read a page at a time instead.
+func warmFile(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if size <= 0 || size > 1<<40 {
+		return nil
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map %s: %w", path, err)
+	}
+	defer syscall.Munmap(b)
+	adviseHuge(b)
+	if populate(b) == nil {
+		return nil
+	}
+	var sum byte
+	for i := 0; i < len(b); i += 4096 {
+		sum += b[i]
+	}
+	runtime.KeepAlive(sum)
+	return nil
 }

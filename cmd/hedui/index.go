@@ -21,8 +21,11 @@ import (
 )
 
 func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "warm" {
+		return cmdIndexWarm(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "build" && args[0] != "update") {
-		fmt.Fprintln(stderr, "usage: hedui index build|update --manifest FILE --index DIR [--workers N]")
+		fmt.Fprintln(stderr, "usage: hedui index build|update --manifest FILE --index DIR [--workers N]\n       hedui index warm --index DIR")
 		return errUsage
 	}
 	sub := args[0]
@@ -65,6 +68,28 @@ func cmdIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	printUpdates(stdout, ups)
+	return nil
+}
+
+// cmdIndexWarm is `hedui index warm`: the index read into the page cache
+// (store.Warm), so that checks after a reboot do not wait on the disk.
+func cmdIndexWarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("index warm", stderr)
+	dir := fs.String("index", "", "the index folder")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "hedui index warm needs --index")
+		return errUsage
+	}
+	bar := newProgress(stderr)
+	st, err := store.Warm(ctx, *dir, func(done, total int64) { bar.update("warm index "+*dir, done, total) })
+	bar.close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "warmed %s: %d files, %.1f MB in %.1f s\n", *dir, st.Files, float64(st.Bytes)/1e6, st.Seconds)
 	return nil
 }
 

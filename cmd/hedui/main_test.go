@@ -312,6 +312,16 @@ func TestIndexUpdateSaysHowEachSourceWasApplied(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "applied") || !regexp.MustCompile(`(?m)^pension .* built +whole `).MatchString(stdout) {
 		t.Fatalf("index build: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The index warms: every LSM table and digest table read, counted.
+	ssts, _ := filepath.Glob(filepath.Join(ix, "*.sst"))
+	tables, _ := filepath.Glob(filepath.Join(ix, "tables", "*"))
+	code, stdout, stderr = hedui(t, "index", "warm", "--index", ix)
+	if want := fmt.Sprintf("warmed %s: %d files, ", ix, len(ssts)+len(tables)); code != 0 || len(ssts) == 0 || !strings.HasPrefix(stdout, want) {
+		t.Fatalf("index warm: exit %d, want %q\n%s%s", code, want, stdout, stderr)
+	}
+	if code, _, stderr = hedui(t, "index", "warm", "--index", dir); code == 0 || !strings.Contains(stderr, "not an index folder") {
+		t.Fatalf("index warm of the county folder: exit %d\n%s", code, stderr)
+	}
 	// A new modification time: read again, compared row by row, nothing
 	// rewritten.
 	later := time.Now().Add(time.Minute)
