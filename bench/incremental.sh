@@ -8,9 +8,10 @@
 # row's amount) and times `hedui run --mode incremental`, whose index
 # update is part of the round; a plain full run is timed after the third
 # and the sixth. One line per run: wall and CPU seconds, peak memory.
-# Outputs go to DATA/../incremental-runs. Warm the page cache with the index
-# and the sources first; compare rounds only with full runs of the same
-# window (the host's speed varies).
+# With NO_REWARM=1 the index is not warmed again after each full run.
+# Outputs go to DATA/../incremental-runs. The index and the sources are read
+# into the page cache first (`hedui index warm`, then the sources); compare
+# rounds only with full runs of the same window (the host's speed varies).
 set -euo pipefail
 if [ $# -ne 4 ]; then
   echo "usage: $0 HEDUI DATA INDEX FROM" >&2
@@ -29,6 +30,8 @@ timed() { # label command...: runs the command, prints its times
     cat "$out/$label.err" >&2; exit 1; }
   tail -1 "$out/$label.err"
 }
+"$hedui" index warm --index "$index" >&2
+cat "$data"/sources/* "$data"/*.parquet > /dev/null
 for i in 0 1 2 3 4 5; do
   r=$((from + i))
   "$edit" "$data/sources/pension.parquet" "$r" > /dev/null
@@ -38,5 +41,9 @@ for i in 0 1 2 3 4 5; do
   if [ $i = 2 ] || [ $i = 5 ]; then
     rm -rf "$out/full"
     timed "full$r" "$hedui" run --manifest "$data/sources.yaml" --out "$out/full"
+    # The full run's memory and outputs push part of the index out of the
+    # page cache: each round starts from a warm index, as each full run
+    # starts from warm sources (not timed).
+    [ -n "${NO_REWARM:-}" ] || "$hedui" index warm --index "$index" > /dev/null
   fi
 done

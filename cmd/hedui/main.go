@@ -37,7 +37,7 @@ func commands() []command {
 		{"rules", "show, lint or test a rule set", cmdRules},
 		{"report", "write report.html and report.xlsx of a run, or a household's 核对报告", cmdReport},
 		{"whatif", "re-evaluate a run under changed parameters (--set, --sweep): changes, eligibility, benefits", cmdWhatif},
-		{"index", "build or update the index of every source (for incremental runs and checks)", cmdIndex},
+		{"index", "build, update or warm the index of every source (for incremental runs and checks)", cmdIndex},
 		{"check", "check one household from the index (intake, 逢进必核)", cmdCheck},
 		{"serve", "intake service: web page and JSON API with users, roles and an audit log", cmdServe},
 		{"user", "add a user of the intake service or set its password", cmdUser},
