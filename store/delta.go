@@ -799,6 +799,10 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 		}
 	}
 	for _, r := range rows {
+		var newKey []byte // the key the row's new record goes under
+		if r.new.flag != 0 {
+			newKey = entryKey(nil, r.new, d.src, d.data, r.seq)
+		}
 		if r.old.flag != 0 {
 			k := entryKey(nil, r.old, d.src, d.data, r.seq)
 			oldKey := personid.Key(0)
@@ -817,7 +821,7 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 			// A row changed in place keeps its key: the Set below replaces
 			// its value, and a Delete first would only cost a log record
 			// and a write (most rows of a 1 % pension update).
-			if r.new.flag == 0 || !bytes.Equal(k, entryKey(nil, r.new, d.src, d.data, r.seq)) {
+			if !bytes.Equal(k, newKey) {
 				if err := w.Delete(k); err != nil {
 					return 0, err
 				}
@@ -825,12 +829,12 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 			diff.add(subOf(r.old.flag), be64(r.old.group), r.old.digest, -1)
 		}
 		if r.new.flag == kindShort {
-			if err := w.Set(shortKey(nil, d.src, d.data, r.new.group), shortValue(r.seq, r.val)); err != nil {
+			if err := w.Set(newKey, shortValue(r.seq, r.val)); err != nil {
 				return 0, err
 			}
 			diff.add(changePerson, be64(r.new.group), r.new.digest, 1)
 		} else if r.new.flag != 0 {
-			if err := w.Set(recKey(nil, r.new.flag, d.src, d.data, r.new.group, r.seq), r.val); err != nil {
+			if err := w.Set(newKey, r.val); err != nil {
 				return 0, err
 			}
 			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)

@@ -14,7 +14,7 @@ func mapFile(path string) (b []byte, unmap func(), err error) {
 }
 
 // warmFile reads the file at path into the page cache.
-func warmFile(path string, size int64) error {
+func warmFile(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err

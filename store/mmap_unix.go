@@ -32,24 +32,16 @@ func mapFile(path string) (b []byte, unmap func(), err error) {
 	return b, func() { syscall.Munmap(b) }, nil
 }
 
-// warmFile reads the file at path (size bytes) into the page cache through
-// a mapping marked for huge pages (see Warm). Where the kernel lacks
+// warmFile reads the file at path into the page cache through a mapping
+// marked for huge pages (see Warm). Where the kernel lacks
 // MADV_POPULATE_READ (before Linux 5.14) or MADV_HUGEPAGE, the mapping is
 // read a page at a time instead.
-func warmFile(path string, size int64) error {
-	f, err := os.Open(path)
+func warmFile(path string) error {
+	b, unmap, err := mapFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if size <= 0 {
-		return nil // nothing to map
-	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return fmt.Errorf("map %s: %w", path, err)
-	}
-	defer syscall.Munmap(b)
+	defer unmap()
 	adviseHuge(b)
 	if populate(b) == nil {
 		return nil

@@ -54,7 +54,7 @@ func Warm(ctx context.Context, dir string, progress func(done, total int64)) (Wa
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := warmFile(f.path, f.size); err != nil {
+			if err := warmFile(f.path); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil // removed since listed: a compaction or an update replaced it
 				}
