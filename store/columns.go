@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/hedui/hedui/sources"
 )
 
@@ -89,7 +87,7 @@ func encodeColDir(src uint16, gen uint32, rows uint64, cols int, chunks []colChu
 			b = binary.LittleEndian.AppendUint64(b, fp)
 		}
 	}
-	return binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
+	return sealed(b)
 }
 
 // decodeColDir parses a chunk directory of source src, generation gen.
@@ -97,8 +95,8 @@ func decodeColDir(b []byte, src uint16, gen uint32) (rows uint64, cols int, chun
 	if len(b) < colDirHeader+8 || string(b[:4]) != colDirMagic {
 		return 0, 0, nil, errors.New("not a chunk directory")
 	}
-	body := b[:len(b)-8]
-	if xxhash.Sum64(body) != binary.LittleEndian.Uint64(b[len(body):]) {
+	body, ok := unsealed(b)
+	if !ok {
 		return 0, 0, nil, errors.New("checksum mismatch")
 	}
 	if binary.LittleEndian.Uint16(b[4:]) != src || binary.LittleEndian.Uint32(b[8:]) != gen {

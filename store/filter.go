@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/hedui/hedui/sources"
 )
 
@@ -152,7 +150,7 @@ func writeFilterFile(path string, p *presence) error {
 	for _, w := range p.words {
 		b = binary.LittleEndian.AppendUint64(b, w)
 	}
-	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
+	b = sealed(b)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -175,8 +173,7 @@ func readFilterFile(path string) (*presence, func(), error) {
 		return nil, nil, errBadFilter
 	}
 	n := int(binary.LittleEndian.Uint32(b[4:]))
-	body := b[:len(b)-filterHashLen]
-	if len(body) != 8+n*blockWords*8 || xxhash.Sum64(body) != binary.LittleEndian.Uint64(b[len(body):]) {
+	if body, ok := unsealed(b); !ok || len(body) != 8+n*blockWords*8 {
 		unmap()
 		return nil, nil, errBadFilter
 	}

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // An overlay holds only the digest table entries of a generation that
@@ -66,12 +64,11 @@ func (db *DB) readOverlay(src uint16, gen uint32) (*overlay, error) {
 	if len(b) < overlayHeader+8 || string(b[:4]) != overlayMagic {
 		return nil, fmt.Errorf("%s: %w", path, errBadOverlay)
 	}
-	body := b[:len(b)-8]
+	body, ok := unsealed(b)
 	o := &overlay{src: binary.LittleEndian.Uint16(b[4:]), gen: binary.LittleEndian.Uint32(b[8:]),
 		baseGen: binary.LittleEndian.Uint32(b[12:]), rows: int64(binary.LittleEndian.Uint64(b[16:]))}
 	n := binary.LittleEndian.Uint64(b[24:])
-	if o.src != src || o.gen != gen || uint64(len(body)-overlayHeader) != n*overlayRec ||
-		xxhash.Sum64(body) != binary.LittleEndian.Uint64(b[len(body):]) {
+	if !ok || o.src != src || o.gen != gen || uint64(len(body)-overlayHeader) != n*overlayRec {
 		return nil, fmt.Errorf("%s: %w", path, errBadOverlay)
 	}
 	o.recs = body[overlayHeader:]
@@ -88,8 +85,7 @@ func (o *overlay) write(path string) error {
 	binary.LittleEndian.PutUint64(b[16:], uint64(o.rows))
 	binary.LittleEndian.PutUint64(b[24:], uint64(o.len()))
 	b = append(b, o.recs...)
-	b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
-	return writeSynced(path, b)
+	return writeSynced(path, sealed(b))
 }
 
 // apply copies the overlay's entries of rows [seq, seq+n) into dst, which

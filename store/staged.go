@@ -127,12 +127,11 @@ func readStaged(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := len(b) - 8
-	if n < len(stagedMagic) || string(b[:len(stagedMagic)]) != stagedMagic ||
-		xxhash.Sum64(b[:n]) != binary.LittleEndian.Uint64(b[n:]) {
+	body, ok := unsealed(b)
+	if !ok || len(body) < len(stagedMagic) || string(body[:len(stagedMagic)]) != stagedMagic {
 		return nil, fmt.Errorf("staged log %s: damaged (%d bytes)", path, len(b))
 	}
-	return b[len(stagedMagic):n], nil
+	return body[len(stagedMagic):], nil
 }
 
 // eachStagedWrite calls fn with every write logged in block b, in order.
