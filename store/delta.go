@@ -180,42 +180,58 @@ func (d *delta) apply(ctx context.Context) error {
 	}
 	// A delta beyond one transaction has its writes logged first; the
 	// transaction below then only flips the catalog, marking it staged, and
-	// Views wait until the writes are applied.
+	// Views read the source through the logged writes until Update's
+	// background apply has written them (stagedread.go).
 	maxRows, maxSize := d.deltaBudget()
-	if d.staged = int64(len(rows)) > maxRows || d.size > maxSize; d.staged {
-		if err := d.stage(rows, cd); err != nil {
+	if d.staged = int64(len(rows)) > maxRows || d.size > maxSize; !d.staged {
+		if err := d.commitRetrying(rows, cd, live.Files, table); err != nil {
 			return err
 		}
-		d.db.applying.Lock()
-		defer d.db.applying.Unlock()
+		d.done(rows)
+		return nil
 	}
-	// A conflict means another writer changed the catalog meanwhile (a run
-	// pruning its change sets): the delta still holds, so build the
-	// transaction again.
+	ws, err := d.stage(rows, cd)
+	if err != nil {
+		return err
+	}
+	ws.gate = d.opts.applyGate
+	// A View that sees the flip must find the writes it reads through.
+	d.db.applying.Lock()
+	err = d.commitRetrying(rows, cd, live.Files, table)
+	if err == nil {
+		d.db.readThrough(ws)
+	}
+	d.db.applying.Unlock()
+	if err != nil {
+		return err
+	}
+	if d.opts.afterFlip != nil {
+		d.opts.afterFlip()
+	}
+	d.done(rows)
+	return nil
+}
+
+// commitRetrying is commit, built again after a conflict: another writer
+// changed the catalog meanwhile (a run pruning its change sets), and the
+// delta still holds.
+func (d *delta) commitRetrying(rows []deltaRow, cd *codec, files []string, table func() error) error {
 	for try := 0; ; try++ {
-		err := d.commit(rows, cd, live.Files, table)
+		err := d.commit(rows, cd, files, table)
 		if errors.Is(err, badger.ErrConflict) && try < 3 {
 			continue
 		}
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			return fmt.Errorf("%w: %d changed rows exceed one transaction", errRewrite, len(rows))
 		}
-		if err != nil {
-			return err
-		}
-		break
+		return err
 	}
-	if d.staged {
-		if d.opts.afterFlip != nil {
-			d.opts.afterFlip()
-		}
-		if err := d.db.applyStaged(d.src, d.gen); err != nil {
-			return err
-		}
-	}
+}
+
+// done ends a delta made live: the replaced generation's digest table goes.
+func (d *delta) done(rows []deltaRow) {
 	d.db.removeTable(d.src, d.oldGen)
 	d.rows = int64(len(rows))
-	return nil
 }
 
 // liveRepeats returns a copy of the live generation's repeat filter, made
@@ -255,13 +271,14 @@ func (d *delta) commit(rows []deltaRow, cd *codec, files []string, table func() 
 }
 
 // stage logs the delta's writes and writes its change set under the pending
-// generation, over as many transactions as they take (staged.go).
-func (d *delta) stage(rows []deltaRow, cd *codec) error {
+// generation, over as many transactions as they take (staged.go); it returns
+// the logged writes, sorted, for Views to read through once it is live.
+func (d *delta) stage(rows []deltaRow, cd *codec) (*stagedWrites, error) {
 	wb := d.db.bdb.NewWriteBatch()
 	defer wb.Cancel()
 	st, err := d.db.createStager(d.src, d.gen)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.close()
 	txn := d.db.bdb.NewTransaction(false) // the live rows the delta replaces
@@ -271,9 +288,12 @@ func (d *delta) stage(rows []deltaRow, cd *codec) error {
 		err = st.commit()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return wb.Flush()
+	if err := wb.Flush(); err != nil {
+		return nil, err
+	}
+	return newStagedWrites(d.src, d.gen, st.body())
 }
 
 // entryFiles lists an entry's files relative to the manifest, sorted (the

@@ -399,7 +399,7 @@ func (db *DB) dropPrefixIfAny(prefixes ...[]byte) error {
 		return err
 	}
 	if len(keys) > deleteByKeyLimit {
-		return db.bdb.DropPrefix(prefixes...)
+		return db.dropPrefix(prefixes...)
 	}
 	return db.deleteKeys(keys)
 }
@@ -417,7 +417,7 @@ func (db *DB) dropRangeIfAny(prefix, start []byte) error {
 		return err
 	}
 	if len(keys) > deleteByKeyLimit {
-		return db.bdb.DropPrefix(prefix)
+		return db.dropPrefix(prefix)
 	}
 	return db.deleteKeys(keys)
 }

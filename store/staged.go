@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -21,15 +22,16 @@ import (
 //     until the flip;
 //  2. flip: one small transaction makes the generation live, as a delta's
 //     does, and marks it Staged in the catalog;
-//  3. apply: the logged writes are replayed in order and synced, the mark
-//     cleared, then the log deleted.
+//  3. apply: once Update is done with the other sources, the logged writes
+//     are written in the background and synced, the mark cleared, then the
+//     log deleted.
 //
 // Replaying a set or a delete twice leaves the same state, so a writer that
 // dies in step 3 leaves work the next Open finishes (recoverStaged) before
 // anyone reads; one that dies before the flip leaves a pending generation,
-// dropped with its log by Open. Readers in the same process (the intake
-// service updates while it answers) do not open a View between the flip and
-// the end of step 3: DB.applying holds them off.
+// dropped with its log by Open. Readers in the same process (an incremental
+// run's evaluation, the intake service's checks) read the source through
+// the delta's writes from the flip until the end of step 3 (stagedread.go).
 //
 // The log is a file beside the digest tables rather than badger values:
 // written once, read once and deleted, it would otherwise sit in badger's
@@ -49,12 +51,14 @@ func (db *DB) stagedPath(src uint16, gen uint32) string {
 	return filepath.Join(db.dir, tablesDir, fmt.Sprintf("%d-%d.stg", src, gen))
 }
 
-// stager logs writes to a staged log file; it is a writeTarget.
+// stager logs writes to a staged log file; it is a writeTarget. It keeps
+// the whole log, which Views read through once the delta is live.
 type stager struct {
-	f   *os.File
-	buf []byte
-	sum *xxhash.Digest
-	n   int64 // writes logged
+	f       *os.File
+	buf     []byte // the log so far
+	written int    // bytes of buf in the file
+	sum     *xxhash.Digest
+	n       int64 // writes logged
 }
 
 const (
@@ -90,18 +94,22 @@ func (s *stager) log(op byte, k, v []byte) error {
 		s.buf = append(s.buf, v...)
 	}
 	s.n++
-	if len(s.buf) >= stagedBlock {
+	if len(s.buf)-s.written >= stagedBlock {
 		return s.flush()
 	}
 	return nil
 }
 
 func (s *stager) flush() error {
-	s.sum.Write(s.buf)
-	_, err := s.f.Write(s.buf)
-	s.buf = s.buf[:0]
+	b := s.buf[s.written:]
+	s.sum.Write(b)
+	_, err := s.f.Write(b)
+	s.written = len(s.buf)
 	return err
 }
+
+// body is the logged writes (eachStagedWrite reads them).
+func (s *stager) body() []byte { return s.buf[len(stagedMagic):] }
 
 // commit ends the log with its checksum and syncs it with its folder: the
 // flip may then name the generation.
@@ -181,19 +189,30 @@ func (db *DB) applyStaged(src uint16, gen uint32) error {
 	if err != nil {
 		return err
 	}
+	return db.finishStaged(src, gen, func(wb *badger.WriteBatch) error {
+		// b outlives the WriteBatch: its slices need no copy.
+		err := eachStagedWrite(b, func(op byte, k, v []byte) error {
+			if op == opDelete {
+				return wb.Delete(k)
+			}
+			return wb.Set(k, v)
+		})
+		if err != nil {
+			return fmt.Errorf("index source %d generation %d: %w", src, gen, err)
+		}
+		return nil
+	})
+}
+
+// finishStaged adds a staged delta's writes to a write batch with write,
+// then, once they are durable, clears the catalog's mark and deletes the
+// log.
+func (db *DB) finishStaged(src uint16, gen uint32, write func(*badger.WriteBatch) error) error {
 	wb := db.bdb.NewWriteBatch()
 	defer wb.Cancel()
-	// b outlives the WriteBatch: its slices need no copy.
-	err = eachStagedWrite(b, func(op byte, k, v []byte) error {
-		if op == opDelete {
-			return wb.Delete(k)
-		}
-		return wb.Set(k, v)
-	})
-	if err != nil {
-		return fmt.Errorf("index source %d generation %d: %w", src, gen, err)
+	if err := write(wb); err != nil {
+		return err
 	}
-	// The log goes only once its writes are durable.
 	if err := wb.Flush(); err != nil {
 		return err
 	}
@@ -203,10 +222,80 @@ func (db *DB) applyStaged(src uint16, gen uint32) error {
 	if err := db.clearStaged(src, gen); err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(db.stagedPath(src, gen)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		db.log.Warn("index: staged log not removed", "err", err)
 	}
 	return nil
+}
+
+// readThrough makes Views read source ws.src through ws from now on and
+// queues ws for startApplies. The caller holds db.applying, with the flip
+// that made the delta live in the same critical section: a View that sees
+// the flip finds ws.
+func (db *DB) readThrough(ws *stagedWrites) {
+	m := maps.Clone(db.staged)
+	if m == nil {
+		m = map[uint16]*stagedWrites{}
+	}
+	m[ws.src] = ws
+	db.staged = m
+	db.queued = append(db.queued, ws)
+}
+
+// unread stops Views reading source src through the writes of generation
+// gen, once they are applied and the catalog's mark is cleared (a View whose
+// catalog still has the mark found them when it opened). The caller holds
+// db.applying.
+func (db *DB) unread(src uint16, gen uint32) {
+	if ws := db.staged[src]; ws == nil || ws.gen != gen {
+		return
+	}
+	m := maps.Clone(db.staged)
+	delete(m, src)
+	db.staged = m
+}
+
+// startApplies applies, one after the other in the background, the staged
+// deltas queued by readThrough. A failure stops it there: Views go on
+// reading through the writes left, which the next Update (or Open) applies
+// from their logs; waitApplies and Close report it.
+func (db *DB) startApplies() {
+	db.applying.Lock()
+	queued := db.queued
+	db.queued = nil
+	db.applying.Unlock()
+	if len(queued) == 0 {
+		return
+	}
+	db.applies.Add(1)
+	go func() {
+		defer db.applies.Done()
+		for _, ws := range queued {
+			if ws.gate != nil {
+				ws.gate()
+			}
+			if err := db.finishStaged(ws.src, ws.gen, ws.writeTo); err != nil {
+				err = fmt.Errorf("index source %d generation %d: apply a staged delta: %w", ws.src, ws.gen, err)
+				db.log.Error("index: background apply failed; the next update finishes it", "err", err)
+				db.applyMu.Lock()
+				db.applyErr = errors.Join(db.applyErr, err)
+				db.applyMu.Unlock()
+				return
+			}
+			db.applying.Lock()
+			db.unread(ws.src, ws.gen)
+			db.applying.Unlock()
+		}
+	}()
+}
+
+// waitApplies waits for the background applies and returns their failures
+// since the last recoverStaged.
+func (db *DB) waitApplies() error {
+	db.applies.Wait()
+	db.applyMu.Lock()
+	defer db.applyMu.Unlock()
+	return db.applyErr
 }
 
 // clearStaged clears the catalog's mark of a staged generation.
@@ -271,8 +360,8 @@ func (db *DB) applyStagedKeys(src uint16, gen uint32) error {
 }
 
 // recoverStaged finishes the staged deltas made live but not applied: by a
-// writer that died (Open), or by an update of this process that failed
-// midway (the next Update).
+// writer that died (Open), or by an update of this process whose apply
+// failed (the next Update, once waitApplies returned).
 func (db *DB) recoverStaged(cat *Catalog) error {
 	db.applying.Lock()
 	defer db.applying.Unlock()
@@ -287,6 +376,10 @@ func (db *DB) recoverStaged(cat *Catalog) error {
 		if err := db.applyStaged(s.ID, s.Gen); err != nil {
 			return err
 		}
+		db.unread(s.ID, s.Gen)
 	}
+	db.applyMu.Lock()
+	db.applyErr = nil
+	db.applyMu.Unlock()
 	return nil
 }

@@ -12,35 +12,50 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/hedui/hedui/sources"
 )
 
-// viewContents is contents as one View sees it.
-func viewContents(v *View) map[string][2]uint64 {
+// viewContents is contents as one View reads it (through the writes of a
+// staged delta being applied), with the sources it read through them.
+func viewContents(t *testing.T, v *View) (map[string][2]uint64, map[string]bool) {
+	t.Helper()
 	out := map[string][2]uint64{}
-	for _, s := range v.cat.Sources {
+	through := map[string]bool{}
+	lss := []*liveSource{}
+	if v.roster != nil {
+		lss = append(lss, v.roster)
+	}
+	for i := range v.live {
+		lss = append(lss, &v.live[i])
+	}
+	for _, ls := range lss {
 		var sum, n uint64
 		for _, k := range []byte{kindRecord, kindNameDOB} {
-			p := genPrefix(k, s.ID, s.dataGen())
-			it := v.txn.NewIterator(badger.IteratorOptions{Prefix: p})
-			for it.Seek(p); it.ValidForPrefix(p); it.Next() {
-				it.Item().Value(func(b []byte) error { sum += valueDigest(b); return nil })
+			err := v.scan(k, ls, genPrefix(k, ls.src.ID, ls.src.dataGen()), func(_, b []byte) error {
+				sum += valueDigest(b)
 				n++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			it.Close()
 		}
-		out[string(s.Kind)+" "+s.Path] = [2]uint64{sum, n}
+		name := string(ls.src.Kind) + " " + ls.src.Path
+		out[name] = [2]uint64{sum, n}
+		through[name] = ls.staged != nil
 	}
-	return out
+	return out, through
 }
 
 // TestViewsDuringAStagedDelta: readers opening Views in a loop while every
 // source is updated by a staged delta (the intake service answers while an
-// update runs) see each source whole at its old or its new generation, never
-// the new catalog over rows still being applied.
+// update runs) see each source whole at its old or its new generation; those
+// that read a source through the writes of a delta still being applied in
+// the background see it at its new one.
 func TestViewsDuringAStagedDelta(t *testing.T) {
 	man, err := regions()
 	if err != nil {
@@ -54,11 +69,16 @@ func TestViewsDuringAStagedDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := viewContents(v)
+	old, _ := viewContents(t, v)
 	v.Close()
 
+	type seen struct {
+		sig     map[string][2]uint64
+		through map[string]bool
+	}
 	var mu sync.Mutex
-	var seen []map[string][2]uint64
+	var all []seen
+	var throughViews atomic.Int64
 	var done atomic.Bool
 	var wg sync.WaitGroup
 	for range 2 {
@@ -71,10 +91,16 @@ func TestViewsDuringAStagedDelta(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				c := viewContents(v)
+				c, through := viewContents(t, v)
 				v.Close()
+				for _, ok := range through {
+					if ok {
+						throughViews.Add(1)
+						break
+					}
+				}
 				mu.Lock()
-				seen = append(seen, c)
+				all = append(all, seen{c, through})
 				mu.Unlock()
 			}
 		}()
@@ -83,7 +109,21 @@ func TestViewsDuringAStagedDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ups, err := db.Update(context.Background(), m, stagedOptions(stagedBudget))
+	opts := stagedOptions(stagedBudget)
+	// The first background apply waits until views have read through the
+	// staged writes of every source.
+	var gate sync.Once
+	opts.applyGate = func() {
+		gate.Do(func() {
+			for start := throughViews.Load(); throughViews.Load() < start+4; {
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	ups, err := db.Update(context.Background(), m, opts)
+	if err == nil {
+		err = db.waitApplies()
+	}
 	done.Store(true)
 	wg.Wait()
 	if err != nil {
@@ -99,19 +139,28 @@ func TestViewsDuringAStagedDelta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := viewContents(v)
+	now, through := viewContents(t, v)
 	v.Close()
-	if staged < 5 || len(seen) < 10 {
-		t.Fatalf("%d staged deltas, %d views read during the update: the test proves nothing", staged, len(seen))
+	for src, ok := range through {
+		if ok {
+			t.Fatalf("source %s is still read through staged writes after they were applied", src)
+		}
 	}
-	for i, c := range seen {
-		for src, sig := range c {
+	if staged < 5 || len(all) < 10 || throughViews.Load() < 4 {
+		t.Fatalf("%d staged deltas, %d views read during the update, %d of them through staged writes: the test proves nothing",
+			staged, len(all), throughViews.Load())
+	}
+	for i, c := range all {
+		for src, sig := range c.sig {
+			if c.through[src] && sig != now[src] {
+				t.Fatalf("view %d read source %s through its staged writes as %v, not as its new generation %v (old %v)", i, src, sig, now[src], old[src])
+			}
 			if sig != old[src] && sig != now[src] {
 				t.Fatalf("view %d: source %s is neither its old generation %v nor its new one %v: %v", i, src, old[src], now[src], sig)
 			}
 		}
 	}
-	t.Logf("%d views during %d staged deltas, each source old or new", len(seen), staged)
+	t.Logf("%d views during %d staged deltas, each source old or new; %d read through staged writes", len(all), staged, throughViews.Load())
 }
 
 // stagedKey is Q | src | gen | block: where older versions logged.

@@ -20,10 +20,22 @@ type DB struct {
 	dir     string
 	log     *slog.Logger
 	filters filters
-	// applying is held while a staged delta's writes are applied after its
-	// flip: a View opened then would see the new catalog over part of the
-	// old rows. View takes it shared.
+	// applying orders a staged delta's flip and its readThrough, and the
+	// end of its apply, with Views opening (which take it shared); it guards
+	// staged and queued. Open and Update's recovery hold it while they apply.
 	applying sync.RWMutex
+	// staged holds, by source, the writes of the staged deltas made live and
+	// not yet applied, which Views read through; it is replaced, never
+	// changed, so a View keeps the one it took.
+	staged map[uint16]*stagedWrites
+	// queued are the staged deltas an Update made live, applied in the
+	// background once it returns (startApplies).
+	queued []*stagedWrites
+	// applies counts the background applies running; applyErr holds their
+	// failures until recoverStaged finishes their work.
+	applies  sync.WaitGroup
+	applyMu  sync.Mutex
+	applyErr error
 }
 
 // Options tune Open.
@@ -113,10 +125,20 @@ func compressedTables(bdb *badger.DB) int {
 // Close waits for badger's compactions to catch up with what this process
 // wrote, then flushes and closes the index.
 func (db *DB) Close() error {
+	aerr := db.waitApplies()
 	db.settle(30 * time.Second)
 	err := db.bdb.Close()
 	db.filters.release()
-	return err
+	return errors.Join(aerr, err)
+}
+
+// dropPrefix is badger's DropPrefix once the background applies are done:
+// it blocks writes, which would fail theirs.
+func (db *DB) dropPrefix(prefixes ...[]byte) error {
+	if err := db.waitApplies(); err != nil {
+		return err
+	}
+	return db.bdb.DropPrefix(prefixes...)
 }
 
 // settle waits, up to limit, until no LSM level is over its target size.
@@ -204,7 +226,7 @@ func (db *DB) collect(pending bool) error {
 	if len(prefixes) == 0 {
 		return nil
 	}
-	if err := db.bdb.DropPrefix(prefixes...); err != nil {
+	if err := db.dropPrefix(prefixes...); err != nil {
 		return err
 	}
 	return db.editCatalog(func(c *Catalog) error {
@@ -244,7 +266,7 @@ func (db *DB) dropPending(src uint16, gen uint32) error {
 	if s := cat.byID(src); s == nil || s.Pending != gen {
 		return nil
 	}
-	if err := db.bdb.DropPrefix(pendingPrefixes(src, gen)...); err != nil {
+	if err := db.dropPrefix(pendingPrefixes(src, gen)...); err != nil {
 		return err
 	}
 	db.removeTable(src, gen)

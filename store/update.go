@@ -51,6 +51,9 @@ type UpdateOptions struct {
 	// afterFlip, if set, is called once a staged delta is live and before
 	// its logged writes are applied (the crash test kills there).
 	afterFlip func()
+	// applyGate, if set, is called before the background apply of a staged
+	// delta starts (tests hold it there).
+	applyGate func()
 }
 
 // SourceUpdate says what Update did with one manifest entry.
@@ -82,6 +85,10 @@ type SourceUpdate struct {
 //
 // A kill at any moment leaves each source at its old or its new generation:
 // the next Open drops what the dead writer left.
+//
+// The writes of staged deltas are applied in the background after Update
+// returns; Views read through them meanwhile (stagedread.go). Close, the
+// next Update and anything that drops prefixes wait for them.
 func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOptions) ([]SourceUpdate, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
@@ -96,6 +103,12 @@ func (db *DB) Update(ctx context.Context, m *sources.Manifest, opts UpdateOption
 		seen[k] = true
 	}
 	var out []SourceUpdate
+	// A delta reads the rows it replaces: the last update's background
+	// applies must be done, and what failed of them finished from their logs.
+	if err := db.waitApplies(); err != nil {
+		db.log.Warn("index: finishing what a background apply left", "err", err)
+	}
+	defer db.startApplies()
 	// The catalog is read again only after an entry changed it: decoding it
 	// for each of the unchanged entries was most of a quiet update's work.
 	cat, err := db.Catalog()

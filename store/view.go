@@ -53,11 +53,18 @@ type liveSource struct {
 	// short: the person keys repeat does not hold have at most one row by
 	// ID, under shortKey (Source.ShortKeys).
 	short bool
+	// staged, while a staged delta of the generation is being applied, is
+	// its writes, which every read of the source goes through.
+	staged *stagedWrites
 }
 
 // View opens a read view; Close releases it.
 func (db *DB) View() (*View, error) {
+	// Taken before the transaction: a staged delta's writes are dropped
+	// from db.staged only after the catalog's mark is cleared, so a
+	// transaction that still sees the mark sees them here.
 	db.applying.RLock()
+	staged := db.staged
 	txn := db.bdb.NewTransaction(false)
 	db.applying.RUnlock()
 	cat, err := readCatalog(txn)
@@ -68,21 +75,24 @@ func (db *DB) View() (*View, error) {
 	v := &View{txn: txn, cat: cat}
 	for i := range cat.Sources {
 		s := &cat.Sources[i]
-		if s.Staged != 0 {
-			// Only after a staged delta failed midway (Views wait while one
-			// applies): its rows are partly old. Open finishes it.
-			v.Close()
-			return nil, fmt.Errorf("index source %s %s: a delta was not fully applied; reopen the index to finish it", s.Kind, s.Path)
-		}
 		if !s.Live() {
 			continue
+		}
+		var ws *stagedWrites
+		if s.Staged != 0 {
+			if ws = staged[s.ID]; ws == nil || ws.gen != s.Staged {
+				// A staged delta of an earlier process that died: its rows
+				// are partly old. Open finishes it.
+				v.Close()
+				return nil, fmt.Errorf("index source %s %s: a delta was not fully applied; reopen the index to finish it", s.Kind, s.Path)
+			}
 		}
 		schema, err := sources.SchemaOf(s.Kind)
 		if err != nil {
 			v.Close()
 			return nil, err
 		}
-		ls := &liveSource{src: s, codec: &codec{schema: schema, kind: s.Kind, files: s.Files, snapshot: s.Snapshot}}
+		ls := &liveSource{src: s, codec: &codec{schema: schema, kind: s.Kind, files: s.Files, snapshot: s.Snapshot}, staged: ws}
 		var release func()
 		ls.present, release = db.filter(s.ID, s.Gen)
 		v.release = append(v.release, release)
@@ -101,9 +111,7 @@ func (db *DB) View() (*View, error) {
 	for i := range v.live {
 		ls := &v.live[i]
 		p := genPrefix(kindNameDOB, ls.src.ID, ls.src.dataGen())
-		it := v.iter(kindNameDOB, ls)
-		it.Seek(p)
-		ls.nameDOB = it.ValidForPrefix(p)
+		ls.nameDOB = anyMerged(v.iter(kindNameDOB, ls), p, ls.staged.under(p))
 	}
 	return v, nil
 }
@@ -152,15 +160,7 @@ func (v *View) Catalog() *Catalog { return v.cat }
 // scan calls fn with the suffix and value of every key under prefix, a key
 // of the given kind in source ls.
 func (v *View) scan(kind byte, ls *liveSource, prefix []byte, fn func(k, val []byte) error) error {
-	it := v.iter(kind, ls)
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		item := it.Item()
-		k := item.Key()[len(prefix):]
-		if err := item.Value(func(val []byte) error { return fn(k, val) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachMerged(v.iter(kind, ls), prefix, ls.staged.under(prefix), len(prefix), true, fn)
 }
 
 func seqOf(k []byte) uint32 { return binary.BigEndian.Uint32(k[len(k)-4:]) }
@@ -247,7 +247,7 @@ func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 		v.buf = groupPrefix(v.buf, kind, ls.src.ID, ls.src.dataGen(), group)
 		var err error
 		if kind == kindRecord && ls.short && !ls.repeat.has(group) {
-			err = v.get(v.buf, add) // v.buf is the person's shortKey
+			err = v.get(ls, v.buf, add) // v.buf is the person's shortKey
 		} else {
 			err = v.scan(kind, ls, v.buf, add)
 		}
@@ -258,8 +258,15 @@ func (v *View) group(kind byte, group uint64, want func(*liveSource) bool,
 	return out, nil
 }
 
-// get calls fn with the empty suffix and the value of key, if it exists.
-func (v *View) get(key []byte, fn func(k, val []byte) error) error {
+// get calls fn with the empty suffix and the value of key in source ls, if
+// it exists.
+func (v *View) get(ls *liveSource, key []byte, fn func(k, val []byte) error) error {
+	if w, ok := ls.staged.find(key); ok {
+		if w.del {
+			return nil
+		}
+		return fn(nil, w.v)
+	}
 	item, err := v.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil
@@ -383,37 +390,27 @@ func (v *View) Households(fn func(rows []*sources.RosterMember) error) error {
 	defer it.Close()
 	var cur []byte
 	var rows []*sources.RosterMember
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		err := fn(rows)
-		rows = nil
-		return err
-	}
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		item := it.Item()
-		k := item.Key()[len(prefix):]
-		id := k[:len(k)-4]
-		if !bytes.Equal(id, cur) {
-			if err := flush(); err != nil {
-				return err
+	err := eachMerged(it, prefix, ls.staged.under(prefix), len(prefix), true, func(k, val []byte) error {
+		if id := k[:len(k)-4]; !bytes.Equal(id, cur) {
+			if len(rows) > 0 {
+				if err := fn(rows); err != nil {
+					return err
+				}
+				rows = nil
 			}
 			cur = append(cur[:0], id...)
 		}
-		err := item.Value(func(val []byte) error {
-			rec, err := decodeKeyed(ls.codec, val)
-			if err != nil {
-				return v.corrupt(ls, err)
-			}
-			rows = append(rows, rec.(*sources.RosterMember))
-			return nil
-		})
+		rec, err := decodeKeyed(ls.codec, val)
 		if err != nil {
-			return err
+			return v.corrupt(ls, err)
 		}
+		rows = append(rows, rec.(*sources.RosterMember))
+		return nil
+	})
+	if err != nil || len(rows) == 0 {
+		return err
 	}
-	return flush()
+	return fn(rows)
 }
 
 // CandidateKeys returns, sorted, every person key with a poverty or
@@ -428,11 +425,14 @@ func (v *View) CandidateKeys() ([]personid.Key, error) {
 		}
 		prefix := genPrefix(kindRecord, ls.src.ID, ls.src.dataGen())
 		it := v.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			k := it.Item().Key()[len(prefix):]
+		err := eachMerged(it, prefix, ls.staged.under(prefix), len(prefix), false, func(k, _ []byte) error {
 			out = append(out, personid.Key(binary.BigEndian.Uint64(k)))
-		}
+			return nil
+		})
 		it.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
