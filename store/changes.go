@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
-	"slices"
 )
 
 // changeBlockBytes bounds one change-set block's value: under badger's
@@ -59,16 +57,6 @@ func subRank(sub byte) int {
 		}
 	}
 	return len(diffKinds)
-}
-
-// sortChanges orders entries (sub | group) as a full diff finds them.
-func sortChanges(entries [][]byte) {
-	slices.SortFunc(entries, func(a, b []byte) int {
-		if ra, rb := subRank(a[0]), subRank(b[0]); ra != rb {
-			return ra - rb
-		}
-		return bytes.Compare(a[1:], b[1:])
-	})
 }
 
 // eachChange calls fn with every entry of a change-set block.

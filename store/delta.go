@@ -284,16 +284,24 @@ func (d *delta) stage(rows []deltaRow, cd *codec) (*stagedWrites, error) {
 	txn := d.db.bdb.NewTransaction(false) // the live rows the delta replaces
 	d.changed, err = d.write(txn, st, func(k, v []byte) error { return wb.Set(k, v) }, rows, cd)
 	txn.Discard()
-	if err == nil {
-		err = st.commit()
-	}
 	if err != nil {
 		return nil, err
 	}
-	if err := wb.Flush(); err != nil {
-		return nil, err
+	// The writes are sorted while the log and the change set are written.
+	var ws *stagedWrites
+	var sorted errgroup.Group
+	sorted.Go(func() (err error) {
+		ws, err = newStagedWrites(d.src, d.gen, st.body(), st.n)
+		return err
+	})
+	err = st.commit()
+	if err == nil {
+		err = wb.Flush()
 	}
-	return newStagedWrites(d.src, d.gen, st.body())
+	if serr := sorted.Wait(); err == nil {
+		err = serr
+	}
+	return ws, err
 }
 
 // entryFiles lists an entry's files relative to the manifest, sorted (the
@@ -737,44 +745,71 @@ func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int) ([]sources.Reco
 // fraction of a map per group when a delta changes 100,000 persons.
 type groupDiff struct{ adds []groupAdd }
 
+// groupAdd is an identity added to (n = 1) or removed from (n = -1) a group:
+// a household's (changeHousehold), or a 64-bit one (every other sub). Fixed
+// groups are kept as numbers, which sort without a string each.
 type groupAdd struct {
-	group string // sub, then the group
+	rank  uint8 // subRank(sub)
+	sub   byte
+	n     int32
+	group uint64
+	house string // the household ID and its NUL (houseKey's group)
 	id    uint64
-	n     int
 }
 
-func (g *groupDiff) add(sub byte, group []byte, id uint64, n int) {
-	g.adds = append(g.adds, groupAdd{string(append([]byte{sub}, group...)), id, n})
+func (g *groupDiff) add(sub byte, group, id uint64, n int) {
+	g.adds = append(g.adds, groupAdd{rank: uint8(subRank(sub)), sub: sub, n: int32(n), group: group, id: id})
 }
 
-// changed returns the groups (sub, then group) whose counts do not cancel.
-func (g *groupDiff) changed() [][]byte {
+func (g *groupDiff) addHouse(group []byte, id uint64, n int) {
+	g.adds = append(g.adds, groupAdd{rank: uint8(subRank(changeHousehold)), sub: changeHousehold, n: int32(n), house: string(group), id: id})
+}
+
+// cmpGroup orders groups as a full diff finds them: by sub as diffKinds
+// lists them, then by the group's bytes (a big-endian number's order).
+func cmpGroup(a, b *groupAdd) int {
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.group, b.group); c != 0 {
+		return c
+	}
+	return strings.Compare(a.house, b.house)
+}
+
+// eachChanged calls fn, in the order of cmpGroup, with the groups whose
+// counts do not cancel; group is valid only during the call.
+func (g *groupDiff) eachChanged(fn func(sub byte, group []byte) error) error {
 	slices.SortFunc(g.adds, func(a, b groupAdd) int {
-		if c := strings.Compare(a.group, b.group); c != 0 {
+		if c := cmpGroup(&a, &b); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	var out [][]byte
+	var buf [8]byte
 	for i := 0; i < len(g.adds); {
 		j, changed := i, false
-		for j < len(g.adds) && g.adds[j].group == g.adds[i].group {
-			k, sum := j, 0
-			for ; k < len(g.adds) && g.adds[k].group == g.adds[j].group && g.adds[k].id == g.adds[j].id; k++ {
+		for j < len(g.adds) && cmpGroup(&g.adds[j], &g.adds[i]) == 0 {
+			k, sum := j, int32(0)
+			for ; k < len(g.adds) && cmpGroup(&g.adds[k], &g.adds[j]) == 0 && g.adds[k].id == g.adds[j].id; k++ {
 				sum += g.adds[k].n
 			}
 			changed = changed || sum != 0
 			j = k
 		}
-		if changed {
-			out = append(out, []byte(g.adds[i].group))
+		if a := &g.adds[i]; changed {
+			group := []byte(a.house)
+			if a.sub != changeHousehold {
+				group = binary.BigEndian.AppendUint64(buf[:0], a.group)
+			}
+			if err := fn(a.sub, group); err != nil {
+				return err
+			}
 		}
 		i = j
 	}
-	return out
+	return nil
 }
-
-func be64(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
 
 // keyedID is keyedIdentity of a hukou value: key(8) | digest(8) | ...
 func keyedID(key uint64, digest uint64) uint64 {
@@ -846,18 +881,18 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 					return 0, err
 				}
 			}
-			diff.add(subOf(r.old.flag), be64(r.old.group), r.old.digest, -1)
+			diff.add(subOf(r.old.flag), r.old.group, r.old.digest, -1)
 		}
 		if r.new.flag == kindShort {
 			if err := w.Set(newKey, shortValue(r.seq, r.val)); err != nil {
 				return 0, err
 			}
-			diff.add(changePerson, be64(r.new.group), r.new.digest, 1)
+			diff.add(changePerson, r.new.group, r.new.digest, 1)
 		} else if r.new.flag != 0 {
 			if err := w.Set(newKey, r.val); err != nil {
 				return 0, err
 			}
-			diff.add(subOf(r.new.flag), be64(r.new.group), r.new.digest, 1)
+			diff.add(subOf(r.new.flag), r.new.group, r.new.digest, 1)
 			if d.keyed() {
 				// Decoded again rather than kept from the scan: the rows a
 				// delta holds stay within its byte budget.
@@ -876,13 +911,9 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 			return 0, err
 		}
 	}
-	entries := diff.changed()
-	sortChanges(entries)
 	cw := &changeWriter{src: d.src, gen: d.gen, put: changes}
-	for _, e := range entries {
-		if err := cw.add(e[0], e[1:]); err != nil {
-			return 0, err
-		}
+	if err := diff.eachChanged(cw.add); err != nil {
+		return 0, err
 	}
 	return cw.n, cw.flush()
 }
@@ -892,26 +923,26 @@ func (d *delta) write(txn *badger.Txn, w writeTarget, changes func(k, v []byte) 
 // change set and, for the roster, in the (region, area, assistance) rows.
 // Other records have none.
 func (d *delta) second(w writeTarget, diff *groupDiff, rec sources.Record, key personid.Key, digest uint64, seq uint32, val []byte, n int) error {
-	var k, group []byte
-	var sub byte
+	var k []byte
 	switch r := rec.(type) {
 	case *sources.Police:
 		if r.HukouNo == "" {
 			return nil
 		}
 		hh := matcher.HukouHash(r.HukouNo)
-		k, sub, group = recKey(nil, kindHukou, d.src, d.data, hh, seq), changeHukou, be64(hh)
+		k = recKey(nil, kindHukou, d.src, d.data, hh, seq)
+		diff.add(changeHukou, hh, keyedID(uint64(key), digest), n)
 	case *sources.RosterMember:
 		if strings.IndexByte(r.HouseholdID, 0) >= 0 {
 			return fmt.Errorf("%s row %d: household_id %q holds a NUL byte", r.File, r.Row, r.HouseholdID)
 		}
 		k = houseKey(nil, d.src, d.data, r.HouseholdID, seq)
-		sub, group = changeHousehold, k[genPrefixLen:len(k)-4] // the ID and its NUL, as diffKinds groups it
+		// The ID and its NUL, as diffKinds groups it.
+		diff.addHouse(k[genPrefixLen:len(k)-4], keyedID(uint64(key), digest), n)
 		d.combos.add(r, int64(n))
 	default:
 		return nil
 	}
-	diff.add(sub, group, keyedID(uint64(key), digest), n)
 	if n < 0 {
 		return w.Delete(k)
 	}

@@ -113,13 +113,13 @@ func (d *delta) moveFirst(w writeTarget, diff *groupDiff, m firstMove) error {
 		if err := w.Delete(rosterNKey(d.src, d.data, m.old.nd, m.key)); err != nil {
 			return err
 		}
-		diff.add(changeRosterN, be64(m.old.nd), uint64(m.key), -1)
+		diff.add(changeRosterN, m.old.nd, uint64(m.key), -1)
 	}
 	if m.new.nd == 0 {
 		return nil
 	}
 	if m.new.nd != m.old.nd {
-		diff.add(changeRosterN, be64(m.new.nd), uint64(m.key), 1)
+		diff.add(changeRosterN, m.new.nd, uint64(m.key), 1)
 	}
 	return w.Set(rosterNKey(d.src, d.data, m.new.nd, m.key), binary.BigEndian.AppendUint32(nil, m.new.seq))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sort"
@@ -34,22 +35,37 @@ type stagedWrite struct {
 	del  bool
 }
 
-// newStagedWrites sorts the writes logged in b (a staged log's body, which
-// they point into).
-func newStagedWrites(src uint16, gen uint32, b []byte) (*stagedWrites, error) {
+// newStagedWrites sorts the n writes logged in b (a staged log's body,
+// which they point into).
+func newStagedWrites(src uint16, gen uint32, b []byte, n int64) (*stagedWrites, error) {
+	// A key's first 16 bytes, as two numbers, order most pairs without a
+	// byte comparison: the keys share their first 7 (kind, source,
+	// generation), and bytes.Compare of the rest was most of the sort.
 	type logged struct {
+		hi, lo uint64
+		pos    int
 		stagedWrite
-		pos int
 	}
-	var all []logged
+	all := make([]logged, 0, n)
 	err := eachStagedWrite(b, func(op byte, k, v []byte) error {
-		all = append(all, logged{stagedWrite{k: k, v: v, del: op == opDelete}, len(all)})
+		var pad [16]byte
+		copy(pad[:], k)
+		all = append(all, logged{binary.BigEndian.Uint64(pad[:8]), binary.BigEndian.Uint64(pad[8:]), len(all),
+			stagedWrite{k: k, v: v, del: op == opDelete}})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Zero padding orders two keys as their bytes do wherever it tells them
+	// apart; where it does not, the bytes decide.
 	slices.SortFunc(all, func(a, b logged) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.lo, b.lo); c != 0 {
+			return c
+		}
 		if c := bytes.Compare(a.k, b.k); c != 0 {
 			return c
 		}

@@ -60,7 +60,7 @@ func TestReadThroughStagedWrites(t *testing.T) {
 				st.Set(k, []byte(v))
 				model[string(k)] = v
 			}
-			ws, err := newStagedWrites(1, 2, st.buf)
+			ws, err := newStagedWrites(1, 2, st.buf, st.n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestStagedWritesKeepTheLastWrite(t *testing.T) {
 	st.Set(k(1), []byte("b"))
 	st.Set(k(2), []byte("c"))
 	st.Delete(k(2))
-	ws, err := newStagedWrites(1, 2, st.buf)
+	ws, err := newStagedWrites(1, 2, st.buf, st.n)
 	if err != nil {
 		t.Fatal(err)
 	}
