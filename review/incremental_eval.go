@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,8 +56,10 @@ type indexEval struct {
 	scopes     []scopeResult
 }
 
-// evalPart is one worker's share of an evaluation, households and
-// candidates apart so that parts merge in the order one worker gives.
+// evalBlock is how many households or candidates a worker takes at a time.
+const evalBlock = 64
+
+// evalPart is the evaluation of one block of households or candidates.
 type evalPart struct {
 	households, candidates []*facts.Household
 	hMeasures, cMeasures   []rules.Measures
@@ -91,27 +94,43 @@ func EvaluateIndex(ctx context.Context, v *store.View, set *rules.Set, asOf rule
 
 // evaluateFromIndex assembles and evaluates the named households (sorted)
 // and candidate keys (sorted), with up to workers goroutines, each on its
-// own fork of v and a contiguous share of both lists; the result is the
-// same whatever the number of workers.
+// own fork of v; the result is the same whatever the number of workers.
 func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env rules.Env, ids []string, keys []personid.Key, modeOf func(*facts.Household) rules.Mode, workers int, opts evalOptions) (*indexEval, error) {
-	workers = max(1, min(workers, (len(ids)+len(keys)+63)/64))
-	parts := make([]*evalPart, workers)
+	// The workers take blocks of evalBlock households or candidates in turn,
+	// not a fixed share each: a household's cost varies with its members
+	// and with what else runs (an index update's background apply, GC), and
+	// a worker left alone with the end of its share idled the other core.
+	// Blocks are merged in order.
+	hBlocks := (len(ids) + evalBlock - 1) / evalBlock
+	blocks := hBlocks + (len(keys)+evalBlock-1)/evalBlock
+	block := func(b int) ([]string, []personid.Key) {
+		if b < hBlocks {
+			return ids[b*evalBlock : min(len(ids), (b+1)*evalBlock)], nil
+		}
+		b -= hBlocks
+		return nil, keys[b*evalBlock : min(len(keys), (b+1)*evalBlock)]
+	}
+	workers = max(1, min(workers, blocks))
+	parts := make([]*evalPart, blocks)
+	var next atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range workers {
 		pv := v
 		if w > 0 {
 			pv = v.Fork()
 		}
-		share := func(n int) (int, int) { return n * w / workers, n * (w + 1) / workers }
-		hi, hj := share(len(ids))
-		ci, cj := share(len(keys))
 		g.Go(func() error {
 			if w > 0 {
 				defer pv.Close()
 			}
-			var err error
-			parts[w], err = evaluatePart(ctx, pv, set, env, ids[hi:hj], keys[ci:cj], modeOf, opts)
-			return err
+			for b := int(next.Add(1) - 1); b < blocks; b = int(next.Add(1) - 1) {
+				bids, bkeys := block(b)
+				var err error
+				if parts[b], err = evaluatePart(ctx, pv, set, env, bids, bkeys, modeOf, opts); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
