@@ -78,10 +78,12 @@
 //
 // A delta too large for one transaction is staged (staged.go): its writes
 // are logged to tables/<src>-<gen>.stg and synced, the catalog flipped with
-// the generation marked staged, the log replayed under the live prefix and
-// synced, the mark cleared and the log deleted. A kill after the flip
-// leaves the log for Open to replay (writes replay idempotently); Views
-// wait while a log is replayed.
+// the generation marked staged; once Update returns, the writes are applied
+// under the live prefix in the background and synced, the mark cleared and
+// the log deleted. Views opened meanwhile read the source through the
+// writes, sorted in memory (stagedread.go), so an incremental run evaluates
+// while badger's writer works. A kill after the flip leaves the log for
+// Open to replay (writes replay idempotently).
 //
 // A first build, a changed file list and a change beyond the staged budget (a
 // fifth of the rows; rows inserted or removed mid-file move every later row's
