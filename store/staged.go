@@ -189,19 +189,12 @@ func (db *DB) applyStaged(src uint16, gen uint32) error {
 	if err != nil {
 		return err
 	}
-	return db.finishStaged(src, gen, func(wb *badger.WriteBatch) error {
-		// b outlives the WriteBatch: its slices need no copy.
-		err := eachStagedWrite(b, func(op byte, k, v []byte) error {
-			if op == opDelete {
-				return wb.Delete(k)
-			}
-			return wb.Set(k, v)
-		})
-		if err != nil {
-			return fmt.Errorf("index source %d generation %d: %w", src, gen, err)
-		}
-		return nil
-	})
+	// Sorted, as a background apply writes them: one way of writing a log.
+	ws, err := newStagedWrites(src, gen, b, 0)
+	if err != nil {
+		return fmt.Errorf("index source %d generation %d: %w", src, gen, err)
+	}
+	return db.finishStaged(src, gen, ws.writeTo)
 }
 
 // finishStaged adds a staged delta's writes to a write batch with write,
