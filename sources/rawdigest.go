@@ -292,6 +292,19 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 				}
 			}
 			hashes, idx = dictHash, data.Int32()
+		} else if !hasNulls(defs, maxDef) {
+			// Each value is a row's: hashed straight into place, without a
+			// page-sized scratch (a whole column chunk's, for a file
+			// written with one page per chunk).
+			got, err := hashValues(&data, rc.phys, dst[row:row:row+n])
+			if err != nil {
+				return err
+			}
+			if len(got) != n {
+				return errors.New("damaged Parquet page: values and rows disagree")
+			}
+			row += n
+			return nil
 		} else {
 			var err error
 			if scratch, err = hashValues(&data, rc.phys, scratch[:0]); err != nil {
@@ -324,6 +337,16 @@ func (f *pqFile) hashColumn(rg int, rc *rawCol, dst []uint64) error {
 		row += n
 		return nil
 	})
+}
+
+// hasNulls reports whether a page's definition levels hold a null.
+func hasNulls(defs []byte, maxDef byte) bool {
+	for _, d := range defs {
+		if d != maxDef {
+			return true
+		}
+	}
+	return false
 }
 
 // hashValues appends the hash of each value of a page's (or dictionary's)

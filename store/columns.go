@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/hedui/hedui/sources"
@@ -183,17 +184,18 @@ func (r *colReader) chunk(i int, seq0 uint32, rows int, seed uint64) *colChunk {
 	return c
 }
 
-// read returns column pi's hashes of rows [seq0, seq0+n), reusing dst.
-func (r *colReader) read(pi int, seq0 uint32, n int, dst []uint64) ([]uint64, error) {
-	b := make([]byte, 8*n)
-	if _, err := r.files[pi].ReadAt(b, int64(seq0)*8); err != nil {
-		return dst, fmt.Errorf("%s: %w", r.paths[pi], err)
+// read returns column pi's hashes of rows [seq0, seq0+n) in dst, read
+// through buf; both are reused and returned.
+func (r *colReader) read(pi int, seq0 uint32, n int, dst []uint64, buf []byte) ([]uint64, []byte, error) {
+	buf = slices.Grow(buf[:0], 8*n)[:8*n]
+	if _, err := r.files[pi].ReadAt(buf, int64(seq0)*8); err != nil {
+		return dst, buf, fmt.Errorf("%s: %w", r.paths[pi], err)
 	}
-	dst = append(dst[:0], make([]uint64, n)...)
+	dst = slices.Grow(dst[:0], n)[:n]
 	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint64(b[8*i:])
+		dst[i] = binary.LittleEndian.Uint64(buf[8*i:])
 	}
-	return dst, nil
+	return dst, buf, nil
 }
 
 func (r *colReader) close() {
@@ -241,19 +243,20 @@ func (w *colWriter) setChunk(i int, seq0 uint32, rows int, seed uint64, counts s
 	w.chunks[i] = colChunk{seq0: uint64(seq0), rows: uint64(rows), seed: seed, counts: counts, fps: fps}
 }
 
-// write stores column pi's hashes of chunk i, whose first row is seq0.
-func (w *colWriter) write(pi, i int, seq0 uint32, hashes []uint64) error {
-	b := make([]byte, 8*len(hashes))
+// write stores column pi's hashes of chunk i, whose first row is seq0,
+// through buf, which it returns for reuse.
+func (w *colWriter) write(pi, i int, seq0 uint32, hashes []uint64, buf []byte) ([]byte, error) {
+	buf = slices.Grow(buf[:0], 8*len(hashes))[:8*len(hashes)]
 	for j, h := range hashes {
-		binary.LittleEndian.PutUint64(b[8*j:], h)
+		binary.LittleEndian.PutUint64(buf[8*j:], h)
 	}
-	if _, err := w.files[pi].WriteAt(b, int64(seq0)*8); err != nil {
-		return err
+	if _, err := w.files[pi].WriteAt(buf, int64(seq0)*8); err != nil {
+		return buf, err
 	}
 	w.mu.Lock()
 	w.written[pi][i] = true
 	w.mu.Unlock()
-	return nil
+	return buf, nil
 }
 
 // commit completes every column (a column no chunk wrote is the live one,
