@@ -42,3 +42,22 @@ func TestCollectNearBudget(t *testing.T) {
 		t.Errorf("GOGC=150 in the environment: GC percent %d, want 150 kept", p)
 	}
 }
+
+// paceIncremental raises GOGC for an incremental run, unless the
+// environment already tunes the collector.
+func TestPaceIncremental(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	paceIncremental()
+	if p := debug.SetGCPercent(100); p != incrementalGCPercent {
+		t.Errorf("GC percent %d after paceIncremental, want %d", p, incrementalGCPercent)
+	}
+
+	t.Setenv("GOMEMLIMIT", "2GiB")
+	paceIncremental()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GOMEMLIMIT in the environment: GC percent %d, want 100 kept", p)
+	}
+}
