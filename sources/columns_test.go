@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -235,4 +236,59 @@ func TestDecodeSomeRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDecodeKeyed: given the keys Keys parses, DecodeKeyed gives Decode's
+// records for any rows, whether IDs are canonical, written otherwise
+// (lower-case x, spaces), invalid or missing, and whether the key column is
+// read for some rows or none.
+func TestDecodeKeyed(t *testing.T) {
+	for _, dict := range []bool{false, true} {
+		cols := payrollCols(t, dict, nil)
+		ids := cols[0].vals
+		ids[1] = "  " + ids[1].(string) + " "
+		for i := 0; i < len(ids); i++ {
+			if s := ids[i].(string); strings.HasSuffix(s, "X") && i > 1 {
+				ids[i] = strings.ToLower(s)
+				break
+			}
+		}
+		ids[2] = "53010219900101123" // 17 digits: invalid
+		ids[4] = nil
+		ids[70] = "not an id"
+		r := payrollReader(t, cols)
+		for _, c := range r.Chunks() {
+			parsed, err := r.Keys(c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rows := range [][]int{allRows(c.Rows), {0, 1, 3}, {2, 4, 5}, {c.Rows - 1}, {}} {
+				keys := make([]personid.Key, len(rows))
+				for j, i := range rows {
+					if parsed[i].Reason == personid.ReasonNone {
+						keys[j] = parsed[i].Key
+					}
+				}
+				want, err1 := r.Decode(c, rows)
+				got, err2 := r.DecodeKeyed(c, rows, keys)
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				if render(got) != render(want) {
+					t.Fatalf("dict=%v chunk %d rows %v: DecodeKeyed gives\n%s\nDecode gives\n%s", dict, c.Index, rows, render(got), render(want))
+				}
+			}
+			if _, err := r.DecodeKeyed(c, []int{0, 1}, make([]personid.Key, 1)); err == nil {
+				t.Fatal("DecodeKeyed took fewer keys than rows")
+			}
+		}
+	}
+}
+
+func allRows(n int) []int {
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	return rows
 }

@@ -151,7 +151,7 @@ func (r *readerImpl) rowHashes(c Chunk) ([]uint64, error) {
 	}
 	var d xxhash.Digest
 	var buf []byte
-	err := r.decodeRows(c, rows, nil, func(_ int, _ Record, cells []cell) error {
+	err := r.decodeRows(c, rows, nil, nil, func(_ int, _ Record, cells []cell) error {
 		d.Reset()
 		for pi, x := range cells {
 			// Each value is framed by a null marker and its length, so

@@ -493,7 +493,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 	if d.opts.decoded != nil {
 		d.opts.decoded.Add(int64(len(todo)))
 	}
-	recs, nbad := decodeSome(rd, c, todo)
+	recs, nbad := decodeSome(rd, c, todo, keys)
 	bad += nbad
 	var local []deltaRow
 	var buf []byte
@@ -735,21 +735,22 @@ func eachChunk(ctx context.Context, workers int, chunks []sources.Chunk, fn func
 	return g.Wait()
 }
 
-// decodeSome decodes the given rows of c (ascending); when a value does not
-// convert, it decodes them one by one and leaves the bad rows nil, as
-// decodeAll does.
-func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int) ([]sources.Record, int) {
+// decodeSome decodes the given rows of c (ascending), whose person keys are
+// keys (0: none valid), without reading the key column for the rows with one
+// (sources.Reader.DecodeKeyed); when a value does not convert, it decodes
+// them one by one and leaves the bad rows nil, as decodeAll does.
+func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int, keys []personid.Key) ([]sources.Record, int) {
 	if len(rows) == 0 {
 		return nil, 0
 	}
-	recs, err := rd.Decode(c, rows)
+	recs, err := rd.DecodeKeyed(c, rows, keys)
 	if err == nil {
 		return recs, 0
 	}
 	recs = make([]sources.Record, len(rows))
 	bad := 0
 	for j, i := range rows {
-		one, err := rd.Decode(c, []int{i})
+		one, err := rd.DecodeKeyed(c, []int{i}, keys[j:j+1])
 		if err != nil {
 			bad++
 			continue
