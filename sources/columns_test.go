@@ -238,11 +238,12 @@ func TestDecodeSomeRows(t *testing.T) {
 	}
 }
 
-// TestDecodeKeyed: given the keys Keys parses, DecodeKeyed gives Decode's
-// records for any rows, whether IDs are canonical, written otherwise
-// (lower-case x, spaces), invalid or missing, and whether the key column is
-// read for some rows or none.
-func TestDecodeKeyed(t *testing.T) {
+// TestDecodeKnown: told the keys Keys parses, and for some invalid IDs the
+// PersonID Decode gives, DecodeKnown gives Decode's records for any rows,
+// whether IDs are canonical, written otherwise (lower-case x, spaces),
+// invalid or missing, and whether the key column is read for some rows or
+// none.
+func TestDecodeKnown(t *testing.T) {
 	for _, dict := range []bool{false, true} {
 		cols := payrollCols(t, dict, nil)
 		ids := cols[0].vals
@@ -262,24 +263,30 @@ func TestDecodeKeyed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, rows := range [][]int{allRows(c.Rows), {0, 1, 3}, {2, 4, 5}, {c.Rows - 1}, {}} {
-				keys := make([]personid.Key, len(rows))
+			for _, rows := range [][]int{allRows(c.Rows), {0, 1, 3}, {2, 4, 5}, {2, 5}, {c.Rows - 1}, {}} {
+				want, err := r.Decode(c, rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids := make([]KnownID, len(rows))
 				for j, i := range rows {
-					if parsed[i].Reason == personid.ReasonNone {
-						keys[j] = parsed[i].Key
+					switch {
+					case parsed[i].Reason == personid.ReasonNone:
+						ids[j] = KnownID{Known: true, Key: parsed[i].Key}
+					case i == 2: // told the invalid ID; the others are read
+						ids[j] = KnownID{Known: true, PersonID: want[j].Base().PersonID}
 					}
 				}
-				want, err1 := r.Decode(c, rows)
-				got, err2 := r.DecodeKeyed(c, rows, keys)
-				if err1 != nil || err2 != nil {
-					t.Fatal(err1, err2)
+				got, err := r.DecodeKnown(c, rows, ids)
+				if err != nil {
+					t.Fatal(err)
 				}
 				if render(got) != render(want) {
-					t.Fatalf("dict=%v chunk %d rows %v: DecodeKeyed gives\n%s\nDecode gives\n%s", dict, c.Index, rows, render(got), render(want))
+					t.Fatalf("dict=%v chunk %d rows %v: DecodeKnown gives\n%s\nDecode gives\n%s", dict, c.Index, rows, render(got), render(want))
 				}
 			}
-			if _, err := r.DecodeKeyed(c, []int{0, 1}, make([]personid.Key, 1)); err == nil {
-				t.Fatal("DecodeKeyed took fewer keys than rows")
+			if _, err := r.DecodeKnown(c, []int{0, 1}, make([]KnownID, 1)); err == nil {
+				t.Fatal("DecodeKnown took fewer IDs than rows")
 			}
 		}
 	}

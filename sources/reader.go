@@ -441,26 +441,34 @@ func (r *Reader) DecodeOrigins(c Chunk, rows []int) ([]Record, error) {
 	return r.decode(c, rows, only)
 }
 
-// DecodeKeyed is Decode for rows whose person keys are already known (from
-// an index): keys[j] is row rows[j]'s key as Keys parses it, 0 when it has
-// none. Only the rows without one read the key column, which is most of a
-// person register's bytes (a pension file's IDs: 63 % of its decompressed
-// bytes); the others get their key's canonical PersonID, as Decode gives
-// a valid ID.
-func (r *Reader) DecodeKeyed(c Chunk, rows []int, keys []personid.Key) ([]Record, error) {
-	if len(keys) != len(rows) {
-		return nil, fmt.Errorf("decode: %d keys for %d rows", len(keys), len(rows))
+// KnownID is what a caller already knows of a row's person ID, from an
+// index, so that DecodeKnown need not read it.
+type KnownID struct {
+	Known bool         // false: the row's key column is read
+	Key   personid.Key // the valid key, as Keys parses it; 0: none
+	// PersonID, with Key 0, is Origin.PersonID as Decode gives it (the raw
+	// value trimmed).
+	PersonID string
+}
+
+// DecodeKnown is Decode for rows whose person IDs are known: ids[j] is row
+// rows[j]'s. Only the rows not Known read the key column, which is most of
+// a person register's bytes (a pension file's IDs: 70 % of its compressed
+// bytes); a valid key gives its canonical PersonID, as Decode does.
+func (r *Reader) DecodeKnown(c Chunk, rows []int, ids []KnownID) ([]Record, error) {
+	if len(ids) != len(rows) {
+		return nil, fmt.Errorf("decode: %d IDs for %d rows", len(ids), len(rows))
 	}
-	return r.decodeWith(c, rows, nil, keys)
+	return r.decodeWith(c, rows, nil, ids)
 }
 
 func (r *Reader) decode(c Chunk, rows []int, only []bool) ([]Record, error) {
 	return r.decodeWith(c, rows, only, nil)
 }
 
-func (r *Reader) decodeWith(c Chunk, rows []int, only []bool, keys []personid.Key) ([]Record, error) {
+func (r *Reader) decodeWith(c Chunk, rows []int, only []bool, ids []KnownID) ([]Record, error) {
 	out := make([]Record, 0, len(rows))
-	err := r.impl.decodeRows(c, rows, only, keys, func(_ int, rec Record, _ []cell) error {
+	err := r.impl.decodeRows(c, rows, only, ids, func(_ int, rec Record, _ []cell) error {
 		out = append(out, rec)
 		return nil
 	}, true)
@@ -473,9 +481,9 @@ func (r *Reader) decodeWith(c Chunk, rows []int, only []bool, keys []personid.Ke
 // decodeRows converts the given rows of chunk c and calls fn with each record
 // and its cells (per schema column; the key cell holds PersonID). With fresh,
 // every row gets a new record; otherwise one record is reused. only, when
-// not nil, names the plans (columns) to read; the others stay zero. keys,
-// when not nil, are the rows' person keys (DecodeKeyed).
-func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, keys []personid.Key, fn func(row int, rec Record, cells []cell) error, fresh bool) error {
+// not nil, names the plans (columns) to read; the others stay zero. ids,
+// when not nil, are what is known of the rows' person IDs (DecodeKnown).
+func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, ids []KnownID, fn func(row int, rec Record, cells []cell) error, fresh bool) error {
 	f, err := r.fileOf(c)
 	if err != nil {
 		return err
@@ -490,9 +498,9 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, keys []personi
 			continue
 		}
 		want := rows
-		if pi == 0 && keys != nil {
-			// Only the rows without a known key: their values, in order.
-			if want = unkeyed(rows, keys); len(want) == 0 {
+		if pi == 0 && ids != nil {
+			// Only the rows whose ID is not known: their values, in order.
+			if want = unknown(rows, ids); len(want) == 0 {
 				continue
 			}
 		}
@@ -513,8 +521,11 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, keys []personi
 		o := rec.Base()
 		var k personid.Key
 		var id string
-		if keys != nil && keys[pos] != 0 {
-			k, id = keys[pos], keys[pos].String()
+		if ids != nil && ids[pos].Known {
+			k, id = ids[pos].Key, ids[pos].PersonID
+			if k != 0 {
+				id = k.String()
+			}
 		} else {
 			key := convs[0]
 			raw := key.data.rawText(rawPos, key.raw)
@@ -553,11 +564,11 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, keys []personi
 	return nil
 }
 
-// unkeyed returns the rows whose key is 0.
-func unkeyed(rows []int, keys []personid.Key) []int {
+// unknown returns the rows whose ID is not known.
+func unknown(rows []int, ids []KnownID) []int {
 	out := []int{}
-	for j, k := range keys {
-		if k == 0 {
+	for j, id := range ids {
+		if !id.Known {
 			out = append(out, rows[j])
 		}
 	}

@@ -72,6 +72,8 @@ type delta struct {
 	combos comboCounts
 	// scratch holds *chunkScratch, the scan workers' buffers.
 	scratch sync.Pool
+	// live reads the live generation during the scan (livePersonID).
+	live *badger.Txn
 }
 
 // chunkScratch is a scan worker's buffers, reused from chunk to chunk. A 1 %
@@ -396,6 +398,8 @@ func (d *delta) scan(ctx context.Context, rd *sources.Reader, cd *codec, tr *tab
 	var nrows, size, done, skipped atomic.Int64
 	d.qual = &sources.Quality{Quarantined: map[string]int64{}}
 	rd.Describe(d.qual)
+	d.live = d.db.bdb.NewTransaction(false)
+	defer func() { d.live.Discard(); d.live = nil }()
 	err := eachChunk(ctx, d.opts.Workers, chunks, func(c sources.Chunk) error {
 		s, _ := d.scratch.Get().(*chunkScratch)
 		if s == nil {
@@ -478,7 +482,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 	known := len(ents) / entryLen // rows past the old end have no entry
 	ents = ents[:c.Rows*entryLen]
 	clear(ents[known*entryLen:])
-	todo, keys, counts, err := d.changedRows(rd, cw, c, seq0, ents, s)
+	todo, ids, counts, err := d.changedRows(rd, cd, cw, c, seq0, ents, s)
 	if err != nil {
 		return nil, nil, nil, counts, 0, 0, err
 	}
@@ -493,7 +497,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 	if d.opts.decoded != nil {
 		d.opts.decoded.Add(int64(len(todo)))
 	}
-	recs, nbad := decodeSome(rd, c, todo, keys)
+	recs, nbad := decodeSome(rd, c, todo, ids)
 	bad += nbad
 	var local []deltaRow
 	var buf []byte
@@ -503,7 +507,7 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 		r := deltaRow{seq: seq0 + uint32(i), old: getEntry(ents[i*entryLen:])}
 		raw := r.old.raw // the changedRows verdict's raw digest, put there
 		if rec != nil {
-			r.key = keys[j]
+			r.key = ids[j].Key
 			o := rec.Base()
 			o.Key = r.key
 			fi, ok := fileIdx[o.File]
@@ -556,8 +560,8 @@ func (d *delta) scanChunk(rd *sources.Reader, cd *codec, tr *tableReader, cw *co
 // comparison decodes. Otherwise every column is hashed and each row's raw
 // digest compared with the live entry's; when even that fails, every row
 // is decoded.
-func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 uint32,
-	ents []byte, s *chunkScratch) (todo []int, keys []personid.Key, counts sources.KeyCounts, err error) {
+func (d *delta) changedRows(rd *sources.Reader, cd *codec, cw *colWriter, c sources.Chunk, seq0 uint32,
+	ents []byte, s *chunkScratch) (todo []int, ids []sources.KnownID, counts sources.KeyCounts, err error) {
 	seed, err := rd.DigestSeed(c)
 	if err != nil {
 		return nil, nil, counts, err
@@ -575,15 +579,15 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 			binary.LittleEndian.PutUint64(ents[i*entryLen+25:], 0)
 		}
 		if fps[0] == oc.fps[0] { // the key column is the same: so are its counts
-			keys, err = keysOfEntries(rd, c, todo, ents)
+			ids, err = d.idsOfEntries(rd, cd, c, seq0, todo, ents)
 			cw.setChunk(c.Index, seq0, c.Rows, seed, oc.counts, fps)
-			return todo, keys, oc.counts, err
+			return todo, ids, oc.counts, err
 		}
-		if keys, counts, err = keysOf(rd, c, todo); err != nil {
+		if ids, counts, err = keysOf(rd, c, todo); err != nil {
 			return nil, nil, counts, err
 		}
 		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
-		return todo, keys, counts, nil
+		return todo, ids, counts, nil
 	}
 	cols := make([][]uint64, rd.Columns())
 	raws, err := rd.ColumnDigests(c, nil, cols)
@@ -610,13 +614,13 @@ func (d *delta) changedRows(rd *sources.Reader, cw *colWriter, c sources.Chunk, 
 			}
 		}
 	}
-	if keys, counts, err = keysOf(rd, c, todo); err != nil {
+	if ids, counts, err = keysOf(rd, c, todo); err != nil {
 		return nil, nil, counts, err
 	}
 	if fps != nil {
 		cw.setChunk(c.Index, seq0, c.Rows, seed, counts, fps)
 	}
-	return todo, keys, counts, nil
+	return todo, ids, counts, nil
 }
 
 // changedByColumn hashes the columns of chunk c whose fingerprint differs
@@ -656,51 +660,72 @@ func changedByColumn(rd *sources.Reader, cw *colWriter, c sources.Chunk, seq0 ui
 	return todo, nil
 }
 
-// keysOfEntries returns the person keys of the given rows of chunk c, whose
-// key column is the same as the live generation's, so that each row's key
-// parses as it did then: a row the live table files by person key
-// (kindRecord, kindShort) has that key, one it files by name and birth date
-// has none (0). Only the others (rows that did not convert, rows past the
-// live table's end) are parsed again. This spares decompressing the key
-// column of every chunk that changed elsewhere, a sixth of a 1 % pension
-// update's work.
-func keysOfEntries(rd *sources.Reader, c sources.Chunk, rows []int, ents []byte) ([]personid.Key, error) {
-	keys := make([]personid.Key, len(rows))
+// idsOfEntries returns what is known of the person IDs of the given rows
+// of chunk c (first row seq0), whose key column is the same as the live
+// generation's, so that each row's ID is what it was then: a row the live
+// table files by person key (kindRecord, kindShort) has that key, and one it
+// files by name and birth date (an invalid ID) has its live record's ID.
+// Only the others (rows that did not convert, rows past the live table's
+// end) are parsed again. This spares decompressing the key column of every
+// chunk that changed elsewhere: a sixth of a 1 % pension update's work when
+// the changed rows' keys were parsed, and as much again when they were read
+// to decode the rows.
+func (d *delta) idsOfEntries(rd *sources.Reader, cd *codec, c sources.Chunk, seq0 uint32, rows []int, ents []byte) ([]sources.KnownID, error) {
+	ids := make([]sources.KnownID, len(rows))
 	var rest, restRows []int
 	for j, i := range rows {
 		switch e := getEntry(ents[i*entryLen:]); e.flag {
 		case kindRecord, kindShort:
-			keys[j] = personid.Key(e.group)
+			ids[j] = sources.KnownID{Known: true, Key: personid.Key(e.group)}
 		case kindNameDOB:
+			ids[j].PersonID, ids[j].Known = d.livePersonID(cd, e, seq0+uint32(i))
 		default:
 			rest, restRows = append(rest, j), append(restRows, i)
 		}
 	}
 	if len(rest) == 0 {
-		return keys, nil
+		return ids, nil
 	}
 	parsed, err := rd.KeysAt(c, restRows, nil)
 	if err != nil {
 		return nil, err
 	}
 	for x, j := range rest {
-		keys[j] = validKey(parsed[x])
+		k := validKey(parsed[x])
+		ids[j] = sources.KnownID{Known: k != 0, Key: k}
 	}
-	return keys, nil
+	return ids, nil
+}
+
+// livePersonID returns the person ID of the live row at seq that entry e
+// files by name and birth date: an invalid one, which its record keeps as
+// the file has it. ok is false when the row cannot be read or its ID is
+// valid after all; the caller then reads the ID from the file.
+func (d *delta) livePersonID(cd *codec, e rowEntry, seq uint32) (id string, ok bool) {
+	if d.live == nil {
+		return "", false
+	}
+	rec, err := d.liveRecord(d.live, entryKey(nil, e, d.src, d.data, seq), 0, cd)
+	if err != nil {
+		return "", false
+	}
+	id = rec.Base().PersonID
+	return id, personid.Parse(id).Reason != personid.ReasonNone
 }
 
 // keysOf parses every key of chunk c for its counts and returns the person
-// keys of the given rows (0 for a row without a valid ID).
-func keysOf(rd *sources.Reader, c sources.Chunk, rows []int) ([]personid.Key, sources.KeyCounts, error) {
+// keys of the given rows (Key 0 and not Known for a row without a valid ID).
+func keysOf(rd *sources.Reader, c sources.Chunk, rows []int) ([]sources.KnownID, sources.KeyCounts, error) {
 	var counts sources.KeyCounts
 	all, err := rd.Keys(c, nil)
 	if err != nil {
 		return nil, counts, err
 	}
 	counts.Count(all, nil)
-	out := make([]personid.Key, len(rows))
+	out := make([]sources.KnownID, len(rows))
 	for j, i := range rows {
-		out[j] = validKey(all[i])
+		k := validKey(all[i])
+		out[j] = sources.KnownID{Known: k != 0, Key: k}
 	}
 	return out, counts, nil
 }
@@ -735,22 +760,22 @@ func eachChunk(ctx context.Context, workers int, chunks []sources.Chunk, fn func
 	return g.Wait()
 }
 
-// decodeSome decodes the given rows of c (ascending), whose person keys are
-// keys (0: none valid), without reading the key column for the rows with one
-// (sources.Reader.DecodeKeyed); when a value does not convert, it decodes
+// decodeSome decodes the given rows of c (ascending), whose person IDs are
+// ids, without reading the key column for the rows whose ID is known
+// (sources.Reader.DecodeKnown); when a value does not convert, it decodes
 // them one by one and leaves the bad rows nil, as decodeAll does.
-func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int, keys []personid.Key) ([]sources.Record, int) {
+func decodeSome(rd *sources.Reader, c sources.Chunk, rows []int, ids []sources.KnownID) ([]sources.Record, int) {
 	if len(rows) == 0 {
 		return nil, 0
 	}
-	recs, err := rd.DecodeKeyed(c, rows, keys)
+	recs, err := rd.DecodeKnown(c, rows, ids)
 	if err == nil {
 		return recs, 0
 	}
 	recs = make([]sources.Record, len(rows))
 	bad := 0
 	for j, i := range rows {
-		one, err := rd.DecodeKeyed(c, []int{i}, keys[j:j+1])
+		one, err := rd.DecodeKnown(c, []int{i}, ids[j:j+1])
 		if err != nil {
 			bad++
 			continue
