@@ -136,7 +136,21 @@ func evaluateFromIndex(ctx context.Context, v *store.View, set *rules.Set, env r
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	out := &indexEval{}
+	// Sized once: the scopes of 100,000 changed persons, grown by append
+	// block after block, were copied and faulted in anew at each doubling.
+	var nh, nc, nf, ni int
+	for _, p := range parts {
+		nh, nc = nh+len(p.households), nc+len(p.candidates)
+		nf, ni = nf+len(p.hFlags)+len(p.cFlags), ni+len(p.invalid)
+	}
+	out := &indexEval{
+		households: make([]*facts.Household, 0, nh),
+		candidates: make([]*facts.Household, 0, nc),
+		measures:   make([]rules.Measures, 0, nh+nc),
+		flags:      make([]rules.Flag, 0, nf),
+		invalid:    make([]matcher.InvalidMember, 0, ni),
+		scopes:     make([]scopeResult, 0, len(ids)+len(keys)),
+	}
 	for _, p := range parts {
 		out.households = append(out.households, p.households...)
 		out.measures = append(out.measures, p.hMeasures...)
