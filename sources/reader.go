@@ -513,7 +513,9 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, ids []KnownID,
 	cells := make([]cell, len(r.plans))
 	var rec Record
 	var canon [18]byte
-	rawPos := 0                  // the key column's position: it may hold fewer rows (keys)
+	// The key column holds only the rows whose ID is not known (ids): its
+	// values are at rawPos.
+	rawPos := 0
 	for pos, row := range rows { // columns hold just these rows: row's values are at pos
 		if rec == nil || fresh {
 			rec = r.schema.New()
@@ -564,7 +566,8 @@ func (r *readerImpl) decodeRows(c Chunk, rows []int, only []bool, ids []KnownID,
 	return nil
 }
 
-// unknown returns the rows whose ID is not known.
+// unknown returns the rows whose ID is not known, never nil (loadColumn
+// reads every row for nil).
 func unknown(rows []int, ids []KnownID) []int {
 	out := []int{}
 	for j, id := range ids {
